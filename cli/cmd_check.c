@@ -1,0 +1,271 @@
+/*
+ * cmd_check.c - `sluice check`: one verdict for one text, or one verdict
+ * per line of a JSONL file (each line an object with a "text" field and
+ * optionally an "id").
+ *
+ * Output is human-readable by default and one JSON object per verdict
+ * with --json. Exit status: 0, or 1 with --exit-code when any verdict is
+ * a block, or 2 for usage and input errors.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+
+#define DEFAULT_MAX_INPUT ((size_t)16 << 20)
+
+typedef struct check_opts {
+    const char *policy;
+    const char *jsonl;
+    int json;
+    int exit_code;
+    size_t max_input;
+} check_opts;
+
+static void check_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: sluice check -p POLICY [--json] [--exit-code] [TEXT | -]\n"
+        "       sluice check -p POLICY --jsonl FILE [--json] [--exit-code]\n"
+        "\n"
+        "Check a text against a policy and print the verdict: the action\n"
+        "(allow, flag, label, redact, block), the rules that fired, their\n"
+        "spans as byte offsets in the input, and the text to release.\n"
+        "\n"
+        "  -p, --policy PATH     policy directory (or its policy.yaml)\n"
+        "      --json            print the verdict as one line of JSON\n"
+        "      --jsonl FILE      check each line of FILE ('-': stdin), a JSON\n"
+        "                        object with \"text\" and optional \"id\"\n"
+        "      --exit-code       exit 1 if any verdict is block\n"
+        "      --max-input SIZE  refuse inputs over SIZE bytes (default 16M;\n"
+        "                        suffixes k, M, G)\n"
+        "  -h, --help            this help\n"
+        "\n"
+        "TEXT is checked as given; with '-' or no TEXT, standard input is.\n"
+        "Invalid UTF-8 is read as U+FFFD and reported, not refused.\n"
+        "\n"
+        "examples:\n"
+        "  sluice check -p policies/baseline 'call me at 13812345678'\n"
+        "  echo '你这个傻逼' | sluice check -p policies/baseline --json -\n"
+        "  sluice check -p policies/baseline --jsonl examples/outputs.jsonl\n");
+}
+
+static void print_human(const sluice_verdict *v, const char *id)
+{
+    size_t n = sluice_verdict_rule_count(v), len = 0;
+    const char *out = sluice_verdict_output(v, &len);
+    if (id != NULL)
+        printf("%-8s ", id);
+    printf("%-6s", sluice_action_name(sluice_verdict_action(v)));
+    if (n > 0) {
+        printf(" [");
+        for (size_t i = 0; i < n; i++)
+            printf(i ? ", %s" : "%s", sluice_verdict_rule(v, i));
+        printf("]");
+    }
+    if (sluice_verdict_invalid_utf8(v) > 0)
+        printf(" (%zu invalid UTF-8 sequences)", sluice_verdict_invalid_utf8(v));
+    printf("\n%s", id != NULL ? "         " : "");
+    fwrite(out, 1, len, stdout);
+    printf("\n");
+}
+
+static int print_json(const sluice_verdict *v, const char *id)
+{
+    char *js = NULL;
+    size_t len = 0;
+    if (sluice_verdict_json(v, &js, &len) != 0)
+        return cli_fail("out of memory");
+    if (id != NULL) {
+        cJSON *s = cJSON_CreateString(id);
+        char *ids = s ? cJSON_PrintUnformatted(s) : NULL;
+        cJSON_Delete(s);
+        if (ids == NULL) {
+            free(js);
+            return cli_fail("out of memory");
+        }
+        printf("{\"id\":%s,", ids);
+        fwrite(js + 1, 1, len - 1, stdout);
+        cJSON_free(ids);
+    } else {
+        fwrite(js, 1, len, stdout);
+    }
+    putchar('\n');
+    free(js);
+    return 0;
+}
+
+/* Check one text; returns the action, or a negative value on error. */
+static int check_one(sluice_engine *e, const check_opts *o, const char *text,
+    size_t len, const char *id, const char *where)
+{
+    sluice_verdict *v = NULL;
+    sluice_error err;
+    memset(&err, 0, sizeof err);
+    if (sluice_check(e, text, len, NULL, &v, &err) != 0) {
+        if (where != NULL)
+            cli_fail("%s: %s", where, err.message);
+        else
+            cli_fail_err(&err);
+        return -1;
+    }
+    int action = sluice_verdict_action(v);
+    int rc = o->json ? print_json(v, id) : (print_human(v, id), 0);
+    sluice_verdict_free(v);
+    return rc != 0 ? -1 : action;
+}
+
+static int run_jsonl(sluice_engine *e, const check_opts *o, int *blocked)
+{
+    FILE *f = strcmp(o->jsonl, "-") == 0 ? stdin : fopen(o->jsonl, "rb");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    int rc = EXIT_OK;
+    if (f == NULL)
+        return cli_fail("%s: %s", o->jsonl, strerror(errno));
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        char where[600];
+        lineno++;
+        snprintf(where, sizeof where, "%s:%ld", o->jsonl, lineno);
+        if (n == 0 || strspn(line, " \t\r\n") == (size_t)n)
+            continue;
+        cJSON *j = cJSON_ParseWithLength(line, (size_t)n);
+        const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
+        if (!cJSON_IsString(t)) {
+            cJSON_Delete(j);
+            rc = cli_fail("%s: not a JSON object with a string \"text\"",
+                where);
+            break;
+        }
+        const cJSON *idj = cJSON_GetObjectItemCaseSensitive(j, "id");
+        char idbuf[64];
+        const char *id = where + strlen(o->jsonl) + 1;
+        if (cJSON_IsString(idj))
+            id = idj->valuestring;
+        else if (cJSON_IsNumber(idj)) {
+            snprintf(idbuf, sizeof idbuf, "%g", idj->valuedouble);
+            id = idbuf;
+        }
+        int a = check_one(e, o, t->valuestring, strlen(t->valuestring), id,
+            where);
+        cJSON_Delete(j);
+        if (a < 0) {
+            rc = EXIT_USAGE;
+            break;
+        }
+        if (a == SLUICE_BLOCK)
+            *blocked = 1;
+    }
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+static int parse_args(int argc, char **argv, check_opts *o, int *help)
+{
+    static const struct option longopts[] = {
+        {"policy", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"jsonl", required_argument, NULL, 'l'},
+        {"exit-code", no_argument, NULL, 'x'},
+        {"max-input", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p': o->policy = optarg; break;
+        case 'j': o->json = 1; break;
+        case 'l': o->jsonl = optarg; break;
+        case 'x': o->exit_code = 1; break;
+        case 'm':
+            if (cli_parse_size(optarg, &o->max_input) != 0 || o->max_input == 0)
+                return cli_fail("check: --max-input: not a size: '%s'", optarg);
+            break;
+        case 'h': *help = 1; return 0;
+        default:
+            fprintf(stderr, "Try 'sluice check --help'.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (o->policy == NULL)
+        return cli_fail("check: a policy is required (-p POLICY)");
+    return 0;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    check_opts o = {NULL, NULL, 0, 0, DEFAULT_MAX_INPUT};
+    int help = 0, rc, blocked = 0;
+    sluice_policy *p = NULL;
+    sluice_engine *e = NULL;
+    char *text = NULL;
+    size_t len = 0;
+
+    if ((rc = parse_args(argc, argv, &o, &help)) != 0)
+        return rc;
+    if (help) {
+        check_usage(stdout);
+        return EXIT_OK;
+    }
+    if (o.jsonl == NULL && argc - optind > 1)
+        return cli_fail("check: one TEXT at a time (quote it)");
+    if (o.jsonl != NULL && argc - optind > 0)
+        return cli_fail("check: --jsonl and TEXT cannot be combined");
+
+    if (o.jsonl == NULL) {
+        if (argc - optind == 1 && strcmp(argv[optind], "-") != 0) {
+            len = strlen(argv[optind]);
+            if (len > o.max_input)
+                return cli_fail("check: input is %zu bytes, over the limit "
+                    "of %zu (--max-input)", len, o.max_input);
+            text = strdup(argv[optind]);
+            if (text == NULL)
+                return cli_fail("out of memory");
+        } else if (cli_read_all(stdin, o.max_input, &text, &len) != 0) {
+            return errno == EFBIG ?
+                cli_fail("check: input is over the limit of %zu bytes "
+                    "(--max-input)", o.max_input) :
+                cli_fail("check: reading standard input: %s", strerror(errno));
+        }
+    }
+
+    sluice_engine_options eo = SLUICE_ENGINE_OPTIONS_INIT;
+    sluice_error err;
+    memset(&err, 0, sizeof err);
+    eo.max_input = o.max_input;
+    if (cli_load_policy(o.policy, &p) != 0) {
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (sluice_engine_new(&e, &eo, &err) != 0 ||
+        sluice_engine_set_policy(e, p) != 0) {
+        rc = cli_fail_err(&err);
+        goto out;
+    }
+    if (o.jsonl != NULL) {
+        rc = run_jsonl(e, &o, &blocked);
+    } else {
+        int a = check_one(e, &o, text, len, NULL, NULL);
+        rc = a < 0 ? EXIT_USAGE : EXIT_OK;
+        blocked = a == SLUICE_BLOCK;
+    }
+    if (rc == EXIT_OK && o.exit_code && blocked)
+        rc = EXIT_FAILED;
+out:
+    if (fflush(stdout) != 0 && rc == EXIT_OK)
+        rc = cli_fail("writing output: %s", strerror(errno));
+    sluice_engine_free(e);
+    sluice_policy_unref(p);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,59 @@
+/*
+ * check.h - one check of one text against a compiled policy: the scratch
+ * it runs in, the candidate matches it collects, and the verdict it makes.
+ *
+ * A scratch holds every buffer a check needs (normalized streams, the
+ * Hyperscan scratch, PCRE2 match data, a word-break iterator, candidate
+ * arrays). It belongs to one policy's pool and serves one check at a time;
+ * in steady state a check allocates nothing but its verdict.
+ */
+#ifndef SLUICE_FILTER_CHECK_H
+#define SLUICE_FILTER_CHECK_H
+
+#include "rules/policy.h"
+#include "filter/wordbreak.h"
+
+typedef struct cand {
+    size_t start, end;     /* original byte offsets */
+    uint32_t rule;         /* rule index or RULE_ALLOW */
+    uint32_t slot;         /* PSRC_ALL: term slot */
+    uint32_t nstart;       /* PSRC_ALL: byte range in the group's stream */
+    uint32_t nend;
+    int group;             /* group index, or -1 for regex matches */
+    int keep;              /* PSRC_ALL: part of a complete window */
+} cand;
+
+struct policy_scratch {
+    policy_scratch *next;          /* pool link */
+    hs_scratch_t *hs;
+    norm_out norm[MAX_GROUPS];
+    norm_out regex_norm;           /* for `on: normalized` regexes */
+    char *sanitized;               /* original with invalid bytes -> 0x1A */
+    size_t sanitized_cap;
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    wordbreak wb;
+    cand *cands;
+    size_t ncands, capcands;
+    /* per-check context for the Hyperscan callback */
+    const sluice_policy *pol;
+    const mgroup *grp;
+    const norm_out *cur;
+    const char *text;
+    size_t text_len;
+    int oom;
+    uint8_t *fired;                /* per rule: fired in this check */
+    size_t nfired;
+};
+
+policy_scratch *scratch_new(const sluice_policy *p);
+void scratch_free(policy_scratch *s);
+
+/*
+ * Run every matcher of policy `p` over `text` and decide. On success
+ * *out is a new verdict. `max_spans` bounds the spans kept.
+ */
+int check_run(sluice_policy *p, policy_scratch *s, const char *text,
+    size_t len, size_t max_spans, sluice_verdict **out);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * engine.c - the sluice_engine: holds the current policy and runs checks.
+ *
+ * The current policy pointer is guarded by a mutex held only long enough
+ * to take a reference; a check then runs entirely under the policy it
+ * took, so a swap (sluice_engine_set_policy) never tears a check in two
+ * and the old policy lives until its last check ends.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter/check.h"
+
+#define DEFAULT_MAX_INPUT (16u << 20)
+#define DEFAULT_MAX_SPANS 10000u
+
+struct sluice_engine {
+    pthread_mutex_t lock;
+    sluice_policy *policy;    /* owned reference, may be NULL */
+    size_t max_input;
+    size_t max_spans;
+};
+
+int sluice_engine_new(sluice_engine **out, const sluice_engine_options *opts,
+    sluice_error *err)
+{
+    if (out == NULL)
+        return psrc_error(err, SLUICE_EINVAL, NULL, 0,
+            "sluice_engine_new: out is required");
+    *out = NULL;
+    if (opts != NULL && opts->version != SLUICE_ENGINE_OPTIONS_VERSION)
+        return psrc_error(err, SLUICE_EINVAL, NULL, 0,
+            "sluice_engine_options.version is %u, expected %u",
+            opts->version, SLUICE_ENGINE_OPTIONS_VERSION);
+    sluice_engine *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return psrc_error(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
+    if (pthread_mutex_init(&e->lock, NULL) != 0) {
+        free(e);
+        return psrc_error(err, SLUICE_EINTERNAL, NULL, 0,
+            "mutex init failed");
+    }
+    e->max_input = opts && opts->max_input ? opts->max_input :
+        DEFAULT_MAX_INPUT;
+    e->max_spans = opts && opts->max_spans ? opts->max_spans :
+        DEFAULT_MAX_SPANS;
+    *out = e;
+    return 0;
+}
+
+void sluice_engine_free(sluice_engine *e)
+{
+    if (e == NULL)
+        return;
+    sluice_policy_unref(e->policy);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+int sluice_engine_set_policy(sluice_engine *e, sluice_policy *p)
+{
+    if (e == NULL)
+        return SLUICE_EINVAL;
+    sluice_policy *old;
+    sluice_policy_ref(p);
+    if (pthread_mutex_lock(&e->lock) != 0) {
+        sluice_policy_unref(p);
+        return SLUICE_EINTERNAL;
+    }
+    old = e->policy;
+    e->policy = p;
+    (void)pthread_mutex_unlock(&e->lock);
+    sluice_policy_unref(old);
+    return 0;
+}
+
+sluice_policy *sluice_engine_policy(sluice_engine *e)
+{
+    sluice_policy *p = NULL;
+    if (e == NULL || pthread_mutex_lock(&e->lock) != 0)
+        return NULL;
+    p = sluice_policy_ref(e->policy);
+    (void)pthread_mutex_unlock(&e->lock);
+    return p;
+}
+
+int sluice_check(sluice_engine *e, const char *text, size_t len,
+    const sluice_meta *meta, sluice_verdict **out, sluice_error *err)
+{
+    (void)meta;
+    if (out == NULL || e == NULL || (text == NULL && len > 0))
+        return psrc_error(err, SLUICE_EINVAL, NULL, 0,
+            "sluice_check: engine, text and out are required");
+    *out = NULL;
+    if (len > e->max_input)
+        return psrc_error(err, SLUICE_ETOOBIG, NULL, 0,
+            "input is %zu bytes, over the limit of %zu", len, e->max_input);
+    if (len > UINT32_MAX - 1)
+        return psrc_error(err, SLUICE_ETOOBIG, NULL, 0,
+            "input is over 4 GiB");
+    sluice_policy *p = sluice_engine_policy(e);
+    if (p == NULL)
+        return psrc_error(err, SLUICE_ENOPOLICY, NULL, 0,
+            "no policy loaded: output must not be released");
+    policy_scratch *s = policy_scratch_get(p);
+    int rc;
+    if (s == NULL) {
+        rc = psrc_error(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
+    } else {
+        rc = check_run(p, s, text ? text : "", len, e->max_spans, out);
+        policy_scratch_put(p, s);
+        if (rc != 0)
+            psrc_error(err, rc, NULL, 0, "check failed: %s",
+                sluice_strerror(rc));
+    }
+    sluice_policy_unref(p);
+    return rc;
+}

@@ -1,0 +1,102 @@
+/*
+ * normalize.h - folding text into the form that rules are matched on.
+ *
+ * Steps (bits from rules/policy_src.h, applied in this order per code
+ * point): NORM_IGNORABLE drops default-ignorable code points (zero-width,
+ * bidi controls, variation selectors, soft hyphen); NORM_NFKC_CASEFOLD
+ * applies NFKC_Casefold (full width, circled and styled letters, ligatures,
+ * case); NORM_TRAD_SIMP folds Traditional to Simplified Chinese;
+ * NORM_CONFUSABLES maps look-alike letters (Cyrillic, Greek, accented
+ * Latin, marks) to their ASCII skeleton; NORM_LEET maps leetspeak
+ * (4 @ -> a, 3 -> e, 0 -> o, $ 5 -> s, ...); NORM_SKIP_NOISE removes
+ * symbols, punctuation and spaces from the output and records, at the next
+ * kept code point, what was skipped (a "gap"), so the matcher can decide
+ * whether a match may span it; NORM_REPEAT collapses a run of one
+ * normalized code point to one, recording the run length.
+ *
+ * All per-code-point data comes from ICU, read once into tables by
+ * norm_tables_new(); the hot path never calls ICU. The tables are
+ * immutable and may be shared by any number of threads.
+ *
+ * Offsets: every byte of the output records the byte range of the original
+ * code point (or run) it came from, so matches map back to the input.
+ *
+ * The normalizer is incremental (norm_state): text may arrive in chunks cut
+ * anywhere, even inside a UTF-8 sequence; feeding the chunks one after the
+ * other gives the same output as feeding the whole text at once.
+ */
+#ifndef SLUICE_FILTER_NORMALIZE_H
+#define SLUICE_FILTER_NORMALIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sluice.h"
+#include "rules/policy_src.h"
+
+typedef struct norm_tables norm_tables;
+
+/* Build the tables from ICU. Returns 0 or a negative SLUICE_E* code. */
+int norm_tables_new(norm_tables **out, sluice_error *err);
+void norm_tables_free(norm_tables *t);   /* NULL is a no-op */
+
+/* Gap byte, stored at the first byte of each output code point. */
+#define NORM_GAP_COUNT 0x0Fu  /* noise code points skipped before it (max 15) */
+#define NORM_GAP_SPACE 0x10u  /* the skipped noise held whitespace */
+#define NORM_GAP_BREAK 0x20u  /* ... a line break or CJK/full-width punctuation */
+#define NORM_GAP_START 0x40u  /* nothing but noise precedes it in the text */
+
+/*
+ * Output of normalization. All arrays have `len` valid entries, one per
+ * output byte; `run` is only filled with NORM_REPEAT (else all 1) and `gap`
+ * only with NORM_SKIP_NOISE (else 0, except NORM_GAP_START on the first).
+ * Buffers grow as needed and are reused across calls (norm_out_reset).
+ */
+typedef struct norm_out {
+    unsigned char *text;  /* normalized UTF-8 (not NUL-terminated) */
+    uint32_t *src;        /* original start offset of the code point */
+    uint32_t *src_end;    /* original end offset (exclusive) */
+    uint8_t *gap;         /* NORM_GAP_* at a code point's first byte */
+    uint8_t *run;         /* repetitions of this code point (1..255) */
+    size_t len;
+    size_t cap;
+    size_t invalid;       /* invalid UTF-8 sequences read as U+FFFD */
+} norm_out;
+
+void norm_out_init(norm_out *o);
+void norm_out_reset(norm_out *o);   /* len = 0, invalid = 0; keeps memory */
+void norm_out_free(norm_out *o);
+
+/* Incremental state; plain data, may be copied. */
+typedef struct norm_state {
+    unsigned flags;        /* NORM_* */
+    uint64_t offset;       /* original offset of the next input byte */
+    unsigned char pend[4]; /* bytes of an incomplete UTF-8 sequence */
+    unsigned npend;
+    unsigned gap;          /* noise seen since the last kept code point */
+    int started;           /* a code point has been output */
+    uint32_t rep_cp;       /* NORM_REPEAT: the code point being repeated */
+    unsigned rep_n;        /* ... and how many times (0: none pending) */
+    uint32_t rep_src;      /* ... original start of the run */
+    uint32_t rep_end;      /* ... original end of the run so far */
+    uint8_t rep_gap;       /* ... gap byte before the run */
+} norm_state;
+
+/* Start a text whose first byte is at original offset `base`. */
+void norm_state_init(norm_state *st, unsigned flags, uint64_t base);
+
+/*
+ * Normalize `len` bytes, appending to `out`. With `final` set, the text
+ * ends here: pending bytes are flushed (an incomplete sequence as U+FFFD).
+ * Returns 0, or SLUICE_ENOMEM (out is then unchanged in length).
+ */
+int norm_feed(const norm_tables *t, norm_state *st, const char *in,
+    size_t len, int final, norm_out *out);
+
+/* Whole text in one call: init + feed(final). */
+int norm_text(const norm_tables *t, unsigned flags, const char *in,
+    size_t len, norm_out *out);
+
+/* Classification of a code point under the tables, for tests and lint. */
+int norm_is_noise(const norm_tables *t, uint32_t cp);
+
+#endif

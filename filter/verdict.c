@@ -1,0 +1,266 @@
+/*
+ * verdict.c - reading a verdict, freeing it, and printing it as JSON.
+ *
+ * The JSON is written in one pass into one growing buffer. Strings are
+ * escaped per RFC 8259; bytes that are not valid UTF-8 (an allowed output
+ * is the caller's input, which may hold some) are written as \ufffd, so
+ * the JSON is always valid UTF-8.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter/verdict.h"
+#include "rules/policy.h"
+
+void sluice_verdict_free(sluice_verdict *v)
+{
+    if (v == NULL)
+        return;
+    free(v->output);
+    free(v->rules);
+    free(v->cats);
+    free(v->spans);
+    sluice_policy_unref(v->policy);
+    free(v);
+}
+
+sluice_action sluice_verdict_action(const sluice_verdict *v)
+{
+    return v ? v->action : SLUICE_BLOCK;
+}
+
+const char *sluice_verdict_output(const sluice_verdict *v, size_t *len)
+{
+    if (v == NULL) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (len)
+        *len = v->output_len;
+    return v->output;
+}
+
+size_t sluice_verdict_rule_count(const sluice_verdict *v)
+{
+    return v ? v->nrules : 0;
+}
+
+const char *sluice_verdict_rule(const sluice_verdict *v, size_t i)
+{
+    return v && i < v->nrules ? v->rules[i] : NULL;
+}
+
+size_t sluice_verdict_category_count(const sluice_verdict *v)
+{
+    return v ? v->ncats : 0;
+}
+
+const char *sluice_verdict_category(const sluice_verdict *v, size_t i)
+{
+    return v && i < v->ncats ? v->cats[i] : NULL;
+}
+
+size_t sluice_verdict_span_count(const sluice_verdict *v)
+{
+    return v ? v->nspans : 0;
+}
+
+int sluice_verdict_span(const sluice_verdict *v, size_t i, sluice_span *out)
+{
+    if (v == NULL || out == NULL || i >= v->nspans)
+        return SLUICE_EINVAL;
+    *out = v->spans[i];
+    return 0;
+}
+
+int sluice_verdict_spans_truncated(const sluice_verdict *v)
+{
+    return v ? v->truncated : 0;
+}
+
+size_t sluice_verdict_invalid_utf8(const sluice_verdict *v)
+{
+    return v ? v->invalid : 0;
+}
+
+const sluice_policy *sluice_verdict_policy(const sluice_verdict *v)
+{
+    return v ? v->policy : NULL;
+}
+
+/* ---- JSON ------------------------------------------------------------- */
+
+typedef struct jbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} jbuf;
+
+static void jput(jbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t c = b->cap ? b->cap : 256;
+        while (c < b->len + n + 1)
+            c *= 2;
+        char *q = realloc(b->p, c);
+        if (q == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = c;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void jlit(jbuf *b, const char *s)
+{
+    jput(b, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_valid(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t k;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        k = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        k = 3;
+    else if (c >= 0xF0 && c <= 0xF4)
+        k = 4;
+    else
+        return 0;
+    if (k > n)
+        return 0;
+    for (size_t i = 1; i < k; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
+        (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return k;
+}
+
+static void jstr(jbuf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t run = 0, i = 0;
+    jput(b, "\"", 1);
+    while (i < n) {
+        unsigned char c = u[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
+            run++;
+            continue;
+        }
+        jput(b, s + i - run, run);
+        run = 0;
+        if (c >= 0x80) {
+            size_t k = utf8_valid(u + i, n - i);
+            if (k == 0) {
+                jlit(b, "\\ufffd");
+                i++;
+            } else {
+                jput(b, s + i, k);
+                i += k;
+            }
+            continue;
+        }
+        char esc[8];
+        switch (c) {
+        case '"': jlit(b, "\\\""); break;
+        case '\\': jlit(b, "\\\\"); break;
+        case '\n': jlit(b, "\\n"); break;
+        case '\r': jlit(b, "\\r"); break;
+        case '\t': jlit(b, "\\t"); break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            jlit(b, esc);
+        }
+        i++;
+    }
+    jput(b, s + i - run, run);
+    jput(b, "\"", 1);
+}
+
+static void jcstr(jbuf *b, const char *s)
+{
+    jstr(b, s, strlen(s));
+}
+
+static void jnum(jbuf *b, long long v)
+{
+    char t[32];
+    snprintf(t, sizeof t, "%lld", v);
+    jlit(b, t);
+}
+
+int sluice_verdict_json(const sluice_verdict *v, char **out, size_t *len)
+{
+    jbuf b = {0};
+    if (v == NULL || out == NULL)
+        return SLUICE_EINVAL;
+    jlit(&b, "{\"action\":");
+    jcstr(&b, sluice_action_name(v->action));
+    if (v->reason) {
+        jlit(&b, ",\"reason\":");
+        jcstr(&b, v->reason);
+    }
+    jlit(&b, ",\"rules\":[");
+    for (size_t i = 0; i < v->nrules; i++) {
+        if (i)
+            jlit(&b, ",");
+        jcstr(&b, v->rules[i]);
+    }
+    jlit(&b, "],\"categories\":[");
+    for (size_t i = 0; i < v->ncats; i++) {
+        if (i)
+            jlit(&b, ",");
+        jcstr(&b, v->cats[i]);
+    }
+    jlit(&b, "],\"spans\":[");
+    for (size_t i = 0; i < v->nspans; i++) {
+        jlit(&b, i ? ",{\"start\":" : "{\"start\":");
+        jnum(&b, (long long)v->spans[i].start);
+        jlit(&b, ",\"end\":");
+        jnum(&b, (long long)v->spans[i].end);
+        jlit(&b, ",\"rule\":");
+        jcstr(&b, v->spans[i].rule);
+        jlit(&b, "}");
+    }
+    jlit(&b, "]");
+    if (v->truncated)
+        jlit(&b, ",\"spans_truncated\":true");
+    jlit(&b, ",\"output\":");
+    jstr(&b, v->output, v->output_len);
+    jlit(&b, ",\"policy\":{\"id\":");
+    jcstr(&b, sluice_policy_id(v->policy));
+    jlit(&b, ",\"version\":");
+    jnum(&b, (long long)sluice_policy_version(v->policy));
+    jlit(&b, ",\"hash\":");
+    jcstr(&b, sluice_policy_hash(v->policy));
+    jlit(&b, sluice_policy_signed(v->policy) ? ",\"signed\":true}" :
+        ",\"signed\":false}");
+    if (v->invalid) {
+        jlit(&b, ",\"invalid_utf8\":");
+        jnum(&b, (long long)v->invalid);
+    }
+    jlit(&b, "}");
+    if (b.oom) {
+        free(b.p);
+        return SLUICE_ENOMEM;
+    }
+    *out = b.p;
+    if (len)
+        *len = b.len;
+    return 0;
+}

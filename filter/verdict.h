@@ -1,0 +1,26 @@
+/*
+ * verdict.h - the verdict object's layout, shared by the code that makes
+ * verdicts (check.c) and the code that reads and prints them (verdict.c).
+ */
+#ifndef SLUICE_FILTER_VERDICT_H
+#define SLUICE_FILTER_VERDICT_H
+
+#include "sluice.h"
+
+struct sluice_verdict {
+    sluice_action action;
+    char *output;            /* owned, NUL-terminated */
+    size_t output_len;
+    const char **rules;      /* borrowed from policy */
+    size_t nrules;
+    const char **cats;       /* borrowed from policy */
+    size_t ncats;
+    sluice_span *spans;      /* rule names borrowed from policy */
+    size_t nspans;
+    int truncated;
+    size_t invalid;
+    sluice_policy *policy;   /* a reference, dropped by verdict_free */
+    const char *reason;      /* static string or NULL */
+};
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * policy.c - the sluice_policy object: loading (parse + compile), the
+ * reference count, accessors, and the pool of check scratch.
+ *
+ * A policy is immutable once loaded. Its reference count is atomic; the
+ * scratch pool is a mutex-protected free list, so any number of threads
+ * may check against one policy, each borrowing its own scratch.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/policy.h"
+#include "filter/check.h"
+
+int sluice_policy_load(sluice_policy **out, const char *path,
+    const sluice_policy_options *opts, sluice_error *err)
+{
+    psrc *src = NULL;
+    int rc;
+
+    if (out == NULL || path == NULL)
+        return psrc_error(err, SLUICE_EINVAL, NULL, 0,
+            "sluice_policy_load: out and path are required");
+    *out = NULL;
+    if (opts != NULL && opts->version != SLUICE_POLICY_OPTIONS_VERSION)
+        return psrc_error(err, SLUICE_EINVAL, NULL, 0,
+            "sluice_policy_options.version is %u, expected %u", opts->version,
+            SLUICE_POLICY_OPTIONS_VERSION);
+    if ((rc = psrc_load(&src, path, opts, err)) != 0)
+        return rc;
+    return policy_compile(out, src, err);
+}
+
+sluice_policy *sluice_policy_ref(sluice_policy *p)
+{
+    if (p != NULL)
+        atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+    return p;
+}
+
+static void policy_destroy(sluice_policy *p)
+{
+    while (p->pool != NULL) {
+        policy_scratch *s = p->pool;
+        p->pool = s->next;
+        scratch_free(s);
+    }
+    for (size_t i = 0; i < p->ngroups; i++) {
+        mgroup *g = &p->groups[i];
+        if (g->db != NULL)
+            hs_free_database(g->db);
+        free(g->terms);
+        free(g->refs);
+        free(g->runpool);
+    }
+    if (p->rules != NULL)
+        for (size_t i = 0; i < p->nrules; i++)
+            pcre2_code_free(p->rules[i].re);
+    free(p->rules);
+    norm_tables_free(p->nt);
+    psrc_free(p->src);
+    pthread_mutex_destroy(&p->pool_lock);
+    free(p);
+}
+
+void sluice_policy_unref(sluice_policy *p)
+{
+    if (p == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1)
+        policy_destroy(p);
+}
+
+const char *sluice_policy_id(const sluice_policy *p)
+{
+    return p ? p->src->id : NULL;
+}
+
+int64_t sluice_policy_version(const sluice_policy *p)
+{
+    return p ? p->src->version : -1;
+}
+
+const char *sluice_policy_hash(const sluice_policy *p)
+{
+    return p ? p->hash_hex : NULL;
+}
+
+int sluice_policy_signed(const sluice_policy *p)
+{
+    return p ? p->is_signed : 0;
+}
+
+size_t sluice_policy_rule_count(const sluice_policy *p)
+{
+    return p ? p->nrules : 0;
+}
+
+size_t sluice_policy_term_count(const sluice_policy *p)
+{
+    return p ? p->nterms : 0;
+}
+
+double sluice_policy_compile_ms(const sluice_policy *p)
+{
+    return p ? p->compile_ms : 0.0;
+}
+
+policy_scratch *policy_scratch_get(sluice_policy *p)
+{
+    policy_scratch *s = NULL;
+    if (pthread_mutex_lock(&p->pool_lock) == 0) {
+        s = p->pool;
+        if (s != NULL)
+            p->pool = s->next;
+        (void)pthread_mutex_unlock(&p->pool_lock);
+    }
+    if (s == NULL)
+        s = scratch_new(p);
+    return s;
+}
+
+void policy_scratch_put(sluice_policy *p, policy_scratch *s)
+{
+    if (s == NULL)
+        return;
+    if (pthread_mutex_lock(&p->pool_lock) != 0) {
+        scratch_free(s);
+        return;
+    }
+    s->next = p->pool;
+    p->pool = s;
+    (void)pthread_mutex_unlock(&p->pool_lock);
+}

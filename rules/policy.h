@@ -1,0 +1,102 @@
+/*
+ * policy.h - the compiled policy shared by every check: internal layout.
+ *
+ * A compiled policy is immutable once sluice_policy_load() returns; only
+ * its reference count and its scratch pool change, both under their own
+ * synchronisation. Literal terms of all rules are grouped by the
+ * normalization they need (the policy's steps, plus per-rule variants);
+ * each group is one Hyperscan literal database over its own normalized
+ * stream. Regex rules run through PCRE2-JIT on the original text
+ * (`on: original`) or on the normalized text with noise kept.
+ *
+ * Invariants: term ids in a group index group->terms; every term has at
+ * least one ref; a ref's rule index is < nrules or RULE_ALLOW.
+ */
+#ifndef SLUICE_RULES_POLICY_H
+#define SLUICE_RULES_POLICY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <hs/hs.h>
+
+#include "sluice.h"
+#include "rules/policy_src.h"
+#include "filter/normalize.h"
+#include "filter/validate.h"
+
+#define RULE_ALLOW UINT32_MAX   /* ref to the allow list, not a rule */
+#define MAX_GROUPS 8            /* distinct normalizations of term rules */
+
+typedef struct term_ref {
+    uint32_t rule;      /* rule index or RULE_ALLOW */
+    uint32_t slot;      /* PSRC_ALL: which of the rule's terms */
+    uint32_t next;      /* next ref of the same term, or UINT32_MAX */
+} term_ref;
+
+typedef struct cterm {
+    uint32_t len;        /* normalized bytes */
+    uint32_t ncp;        /* normalized code points */
+    uint32_t first_ref;  /* index into group->refs */
+    uint32_t runs;       /* NORM_REPEAT: offset of ncp run counts in
+                            group->runpool, or UINT32_MAX if all 1 */
+    uint64_t native_gaps;/* bit i: the term itself had noise before its
+                            code point i (multi-word terms) */
+} cterm;
+
+typedef struct mgroup {
+    unsigned flags;      /* NORM_* for this stream */
+    hs_database_t *db;   /* NULL if the group has no terms */
+    cterm *terms;
+    size_t nterms;
+    term_ref *refs;
+    size_t nrefs;
+    uint8_t *runpool;
+    size_t nrunpool;
+} mgroup;
+
+typedef struct crule {
+    const psrc_rule *src;
+    const char *id;
+    const char *category;   /* the rule's category id (may be NULL) */
+    int action;             /* resolved sluice_action */
+    const char *mask_zh;    /* resolved masks */
+    const char *mask_en;
+    validate_fn validate;   /* may be NULL */
+    pcre2_code *re;         /* PSRC_REGEX */
+    int group;              /* PSRC_TERMS/ALL: index into groups */
+    uint32_t nslots;        /* PSRC_ALL: number of terms */
+} crule;
+
+typedef struct policy_scratch policy_scratch;
+
+struct sluice_policy {
+    atomic_long refs;
+    psrc *src;
+    norm_tables *nt;
+    char hash_hex[65];
+    int is_signed;
+    double compile_ms;
+    size_t nterms;           /* literal terms in all rules, as written */
+    crule *rules;
+    size_t nrules;
+    mgroup groups[MAX_GROUPS];
+    size_t ngroups;
+    int has_regex_orig;      /* some regex rule runs on the original */
+    int has_regex_norm;      /* ... on normalized text */
+    int has_boundary;        /* some rule asks for word boundaries */
+    unsigned regex_flags;    /* normalization for `on: normalized` regexes */
+    pthread_mutex_t pool_lock;
+    policy_scratch *pool;    /* free scratch objects */
+};
+
+/* Compile a parsed policy; takes ownership of src (freed on failure). */
+int policy_compile(sluice_policy **out, psrc *src, sluice_error *err);
+
+/* Scratch for one check at a time: borrowed from the policy's pool. */
+policy_scratch *policy_scratch_get(sluice_policy *p);
+void policy_scratch_put(sluice_policy *p, policy_scratch *s);
+
+#endif

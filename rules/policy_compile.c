@@ -1,0 +1,543 @@
+/*
+ * policy_compile.c - turns a parsed policy (psrc) into the immutable,
+ * shareable sluice_policy that checks run against.
+ *
+ * Design: literal terms are normalized with exactly the steps their rule
+ * matches under, so that a term and the text it must catch fold the same
+ * way. Rules that need the same steps share one group: one Hyperscan
+ * literal database whose pattern ids index the group's term table. A term
+ * written in several rules (or in a rule and the allow list) is stored
+ * once and carries a list of refs. Regex rules are compiled with PCRE2 and
+ * JIT; patterns with nested unbounded quantifiers are refused, since they
+ * can backtrack catastrophically on hostile text.
+ *
+ * Errors name the file and line of the offending rule or term; on any
+ * error nothing is returned and everything built so far is freed.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rules/policy.h"
+
+/* ---- term deduplication: open addressing over normalized bytes ------- */
+
+typedef struct dedup {
+    uint32_t *slots;     /* term index + 1, 0 = empty */
+    size_t cap;          /* power of two */
+} dedup;
+
+static uint64_t hash_bytes(const unsigned char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ull;
+    }
+    return h ^ (h >> 29);
+}
+
+static int dedup_init(dedup *d, size_t expect)
+{
+    d->cap = 64;
+    while (d->cap < expect * 2 + 16)
+        d->cap <<= 1;
+    d->slots = calloc(d->cap, sizeof *d->slots);
+    return d->slots != NULL ? 0 : SLUICE_ENOMEM;
+}
+
+/* Builder state for one group while terms are added. */
+typedef struct gbuild {
+    mgroup *g;
+    unsigned char *bytes;    /* all normalized terms back to back */
+    size_t nbytes, capbytes;
+    uint32_t *off;           /* per term: offset into bytes */
+    size_t capterms, capoff, caprefs, caprun;
+    dedup dd;
+} gbuild;
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (q == NULL)
+        return SLUICE_ENOMEM;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* Index of an equal plain term (no runs, no native gaps), or -1. */
+static long dedup_find(gbuild *b, const unsigned char *s, size_t n,
+    size_t *slot_out)
+{
+    size_t mask = b->dd.cap - 1;
+    size_t i = (size_t)hash_bytes(s, n) & mask;
+    for (;;) {
+        uint32_t v = b->dd.slots[i];
+        if (v == 0) {
+            *slot_out = i;
+            return -1;
+        }
+        cterm *t = &b->g->terms[v - 1];
+        if (t->len == n && memcmp(b->bytes + b->off[v - 1], s, n) == 0)
+            return (long)(v - 1);
+        i = (i + 1) & mask;
+    }
+}
+
+static int dedup_rehash(gbuild *b)
+{
+    dedup nd;
+    nd.cap = b->dd.cap * 2;
+    nd.slots = calloc(nd.cap, sizeof *nd.slots);
+    if (nd.slots == NULL)
+        return SLUICE_ENOMEM;
+    for (size_t i = 0; i < b->dd.cap; i++) {
+        uint32_t v = b->dd.slots[i];
+        if (v == 0)
+            continue;
+        cterm *t = &b->g->terms[v - 1];
+        size_t j = (size_t)hash_bytes(b->bytes + b->off[v - 1], t->len) &
+            (nd.cap - 1);
+        while (nd.slots[j] != 0)
+            j = (j + 1) & (nd.cap - 1);
+        nd.slots[j] = v;
+    }
+    free(b->dd.slots);
+    b->dd = nd;
+    return 0;
+}
+
+/* ---- errors ----------------------------------------------------------- */
+
+static int cerr(sluice_error *err, int code, const char *file, int line,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int cerr(sluice_error *err, int code, const char *file, int line,
+    const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return psrc_error(err, code, file, line, "%s", msg);
+}
+
+/* ---- adding terms ----------------------------------------------------- */
+
+/*
+ * Normalize `text` with the group's steps and add it with one ref.
+ * `scratch` is a reusable normalization buffer.
+ */
+static int add_term(gbuild *b, const norm_tables *nt, norm_out *scratch,
+    const char *text, const char *file, int line, uint32_t rule,
+    uint32_t slot, sluice_error *err)
+{
+    mgroup *g = b->g;
+    int rc;
+
+    norm_out_reset(scratch);
+    rc = norm_text(nt, g->flags, text, strlen(text), scratch);
+    if (rc != 0)
+        return cerr(err, rc, file, line, "out of memory normalizing a term");
+    if (scratch->len == 0)
+        return cerr(err, SLUICE_EPOLICY, file, line,
+            "term '%s' normalizes to nothing (only spaces, symbols or "
+            "invisible characters)", text);
+
+    /* code points, native gaps, runs */
+    uint32_t ncp = 0;
+    uint64_t gaps = 0;
+    int any_run = 0;
+    for (size_t i = 0; i < scratch->len; i++) {
+        if ((scratch->text[i] & 0xC0) == 0x80)
+            continue;
+        if (ncp > 0 && ncp < 64 && (scratch->gap[i] & NORM_GAP_COUNT))
+            gaps |= 1ull << ncp;
+        if (scratch->run[i] > 1)
+            any_run = 1;
+        ncp++;
+    }
+    int plain = !any_run && gaps == 0;
+
+    long found = -1;
+    size_t slotpos = 0;
+    if (plain)
+        found = dedup_find(b, scratch->text, scratch->len, &slotpos);
+
+    if ((rc = grow((void **)&g->refs, &b->caprefs, g->nrefs + 1,
+             sizeof *g->refs)) != 0)
+        return cerr(err, rc, file, line, "out of memory");
+    uint32_t ri = (uint32_t)g->nrefs++;
+    g->refs[ri].rule = rule;
+    g->refs[ri].slot = slot;
+
+    if (found >= 0) {
+        cterm *t = &g->terms[found];
+        g->refs[ri].next = t->first_ref;
+        t->first_ref = ri;
+        return 0;
+    }
+
+    if (grow((void **)&g->terms, &b->capterms, g->nterms + 1,
+            sizeof *g->terms) != 0 ||
+        grow((void **)&b->off, &b->capoff, g->nterms + 1,
+            sizeof *b->off) != 0 ||
+        grow((void **)&b->bytes, &b->capbytes, b->nbytes + scratch->len,
+            1) != 0)
+        return cerr(err, SLUICE_ENOMEM, file, line, "out of memory");
+
+    size_t ti = g->nterms++;
+    cterm *t = &g->terms[ti];
+    memcpy(b->bytes + b->nbytes, scratch->text, scratch->len);
+    b->off[ti] = (uint32_t)b->nbytes;
+    b->nbytes += scratch->len;
+    t->len = (uint32_t)scratch->len;
+    t->ncp = ncp;
+    t->native_gaps = gaps;
+    t->first_ref = ri;
+    t->runs = UINT32_MAX;
+    g->refs[ri].next = UINT32_MAX;
+
+    if (any_run) {
+        if (grow((void **)&g->runpool, &b->caprun, g->nrunpool + ncp, 1) != 0)
+            return cerr(err, SLUICE_ENOMEM, file, line, "out of memory");
+        t->runs = (uint32_t)g->nrunpool;
+        for (size_t i = 0; i < scratch->len; i++)
+            if ((scratch->text[i] & 0xC0) != 0x80)
+                g->runpool[g->nrunpool++] = scratch->run[i];
+    }
+    if (plain) {
+        b->dd.slots[slotpos] = (uint32_t)ti + 1;
+        if (g->nterms * 2 > b->dd.cap && dedup_rehash(b) != 0)
+            return cerr(err, SLUICE_ENOMEM, file, line, "out of memory");
+    }
+    return 0;
+}
+
+static int build_db(gbuild *b, sluice_error *err, const char *file)
+{
+    mgroup *g = b->g;
+    if (g->nterms == 0)
+        return 0;
+    const char **ex = malloc(g->nterms * sizeof *ex);
+    size_t *lens = malloc(g->nterms * sizeof *lens);
+    unsigned *ids = malloc(g->nterms * sizeof *ids);
+    unsigned *flags = calloc(g->nterms, sizeof *flags);
+    int rc = 0;
+    if (ex == NULL || lens == NULL || ids == NULL || flags == NULL) {
+        rc = cerr(err, SLUICE_ENOMEM, file, 0, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < g->nterms; i++) {
+        ex[i] = (const char *)b->bytes + b->off[i];
+        lens[i] = g->terms[i].len;
+        ids[i] = (unsigned)i;
+    }
+    hs_compile_error_t *ce = NULL;
+    if (hs_compile_lit_multi(ex, flags, ids, lens, (unsigned)g->nterms,
+            HS_MODE_BLOCK, NULL, &g->db, &ce) != HS_SUCCESS) {
+        rc = cerr(err, SLUICE_EINTERNAL, file, 0,
+            "Hyperscan could not compile %zu terms: %s", g->nterms,
+            ce && ce->message ? ce->message : "unknown error");
+        hs_free_compile_error(ce);
+    }
+out:
+    free(ex);
+    free(lens);
+    free(ids);
+    free(flags);
+    return rc;
+}
+
+/* ---- regex ------------------------------------------------------------ */
+
+/*
+ * A quantified group that itself contains an unbounded quantifier, e.g.
+ * (a+)+ or (?:x*y)*, can take exponential time to fail. Returns 1 if the
+ * pattern has one. Escapes and character classes are skipped.
+ */
+static int regex_nested_unbounded(const char *p)
+{
+    int inner[256] = {0};   /* per open group: holds an unbounded quantifier */
+    int depth = 0;
+    for (size_t i = 0; p[i] != '\0'; i++) {
+        char c = p[i];
+        if (c == '\\') {
+            if (p[i + 1] != '\0')
+                i++;
+            continue;
+        }
+        if (c == '[') {
+            i++;
+            if (p[i] == '^')
+                i++;
+            if (p[i] == ']')
+                i++;
+            while (p[i] != '\0' && p[i] != ']') {
+                if (p[i] == '\\' && p[i + 1] != '\0')
+                    i++;
+                i++;
+            }
+            if (p[i] == '\0')
+                return 0;
+            continue;
+        }
+        if (c == '(') {
+            if (depth < 255)
+                inner[++depth] = 0;
+            continue;
+        }
+        int unbounded_next = 0;
+        const char *q = p + i + 1;
+        if (*q == '+' || *q == '*')
+            unbounded_next = 1;
+        else if (*q == '{') {
+            const char *comma = strchr(q, ',');
+            const char *close = strchr(q, '}');
+            if (comma && close && comma < close && comma + 1 == close)
+                unbounded_next = 1;
+        }
+        if (c == ')') {
+            int had = depth > 0 ? inner[depth] : 0;
+            if (depth > 0)
+                depth--;
+            if (unbounded_next && had)
+                return 1;
+            if ((had || unbounded_next) && depth > 0)
+                inner[depth] = 1;
+            continue;
+        }
+        if ((c == '+' || c == '*') && depth > 0 && i > 0 &&
+            p[i - 1] != '(' && p[i - 1] != '?')
+            inner[depth] = 1;
+        if (c == '{' && depth > 0) {
+            const char *close = strchr(p + i, '}');
+            if (close && close > p + i + 1 && close[-1] == ',')
+                inner[depth] = 1;
+        }
+    }
+    return 0;
+}
+
+static int compile_regex(crule *r, sluice_error *err)
+{
+    const psrc_rule *s = r->src;
+    int line = s->regex_line ? s->regex_line : s->line;
+    int ec = 0;
+    PCRE2_SIZE eo = 0;
+
+    if (regex_nested_unbounded(s->regex))
+        return cerr(err, SLUICE_EPOLICY, s->file, line,
+            "rule '%s': regex has a repeated group that contains an "
+            "unbounded repeat (like (a+)+); it can backtrack "
+            "catastrophically: rewrite it", s->id);
+    r->re = pcre2_compile((PCRE2_SPTR)s->regex, PCRE2_ZERO_TERMINATED,
+        PCRE2_UTF, &ec, &eo, NULL);
+    if (r->re == NULL) {
+        PCRE2_UCHAR msg[256];
+        if (pcre2_get_error_message(ec, msg, sizeof msg) < 0)
+            snprintf((char *)msg, sizeof msg, "error %d", ec);
+        return cerr(err, SLUICE_EPOLICY, s->file, line,
+            "rule '%s': bad regex at offset %zu: %s", s->id, (size_t)eo,
+            (const char *)msg);
+    }
+    /* JIT is an optimisation: if it is unavailable the interpreter runs. */
+    (void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+    return 0;
+}
+
+/* ---- rules ------------------------------------------------------------ */
+
+static const psrc_category *find_category(const psrc *src, const char *id)
+{
+    if (id == NULL)
+        return NULL;
+    for (size_t i = 0; i < src->ncats; i++)
+        if (strcmp(src->cats[i].id, id) == 0)
+            return &src->cats[i];
+    return NULL;
+}
+
+static int group_for(sluice_policy *p, unsigned flags)
+{
+    for (size_t i = 0; i < p->ngroups; i++)
+        if (p->groups[i].flags == flags)
+            return (int)i;
+    if (p->ngroups == MAX_GROUPS)
+        return -1;
+    p->groups[p->ngroups].flags = flags;
+    return (int)p->ngroups++;
+}
+
+static int resolve_rule(sluice_policy *p, size_t i, sluice_error *err)
+{
+    const psrc *src = p->src;
+    const psrc_rule *s = &src->rules[i];
+    crule *r = &p->rules[i];
+    const psrc_category *c = find_category(src, s->category);
+
+    r->src = s;
+    r->id = s->id;
+    r->category = s->category;
+    r->action = s->action >= 0 ? s->action : (c ? c->action : -1);
+    if (r->action < 0)
+        return cerr(err, SLUICE_EPOLICY, s->file, s->line,
+            "rule '%s': category '%s' is not declared and the rule has no "
+            "action", s->id, s->category ? s->category : "");
+    const char *m = s->mask ? s->mask : (c && c->mask ? c->mask : NULL);
+    r->mask_zh = m ? m : src->mask_zh;
+    r->mask_en = m ? m : src->mask_en;
+    if (s->validate != NULL) {
+        r->validate = validate_lookup(s->validate);
+        if (r->validate == NULL)
+            return cerr(err, SLUICE_EPOLICY, s->file, s->line,
+                "rule '%s': unknown validator '%s'", s->id, s->validate);
+    }
+    r->group = -1;
+    if (s->kind == PSRC_REGEX) {
+        if (s->on == PSRC_ON_ORIGINAL)
+            p->has_regex_orig = 1;
+        else
+            p->has_regex_norm = 1;
+        return compile_regex(r, err);
+    }
+    unsigned flags = s->on == PSRC_ON_ORIGINAL ? 0u :
+        (src->normalize & NORM_DEFAULT) | (s->variants &
+            (NORM_LEET | NORM_REPEAT));
+    r->group = group_for(p, flags);
+    if (r->group < 0)
+        return cerr(err, SLUICE_EPOLICY, s->file, s->line,
+            "rule '%s': too many distinct normalizations (at most %d)",
+            s->id, MAX_GROUPS);
+    if (s->boundary == PSRC_BOUNDARY_WORD)
+        p->has_boundary = 1;
+    if (s->kind == PSRC_ALL)
+        r->nslots = (uint32_t)s->nterms;
+    return 0;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void gbuild_free(gbuild *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(b[i].bytes);
+        free(b[i].off);
+        free(b[i].dd.slots);
+    }
+}
+
+static int add_all_terms(sluice_policy *p, gbuild *gb, sluice_error *err)
+{
+    psrc *src = p->src;
+    norm_out no;
+    int rc = 0;
+    norm_out_init(&no);
+    for (size_t i = 0; i < p->nrules && rc == 0; i++) {
+        crule *r = &p->rules[i];
+        if (r->group < 0)
+            continue;
+        for (size_t j = 0; j < r->src->nterms && rc == 0; j++) {
+            const psrc_term *t = &r->src->terms[j];
+            rc = add_term(&gb[r->group], p->nt, &no, t->text, t->file,
+                t->line, (uint32_t)i,
+                r->src->kind == PSRC_ALL ? (uint32_t)j : 0, err);
+        }
+    }
+    if (rc == 0 && src->nallow > 0) {
+        int g = group_for(p, src->normalize & NORM_DEFAULT);
+        if (g < 0)
+            rc = cerr(err, SLUICE_EPOLICY, src->files[0], 0,
+                "too many distinct normalizations");
+        else if (gb[g].g == NULL) {
+            gb[g].g = &p->groups[g];
+            rc = dedup_init(&gb[g].dd, 16);
+        }
+        for (size_t j = 0; j < src->nallow && rc == 0; j++) {
+            const psrc_term *t = &src->allow[j];
+            rc = add_term(&gb[g], p->nt, &no, t->text, t->file, t->line,
+                RULE_ALLOW, 0, err);
+        }
+    }
+    norm_out_free(&no);
+    return rc;
+}
+
+int policy_compile(sluice_policy **out, psrc *src, sluice_error *err)
+{
+    double t0 = now_ms();
+    gbuild gb[MAX_GROUPS];
+    int rc;
+
+    *out = NULL;
+    memset(gb, 0, sizeof gb);
+    sluice_policy *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        psrc_free(src);
+        return cerr(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
+    }
+    atomic_init(&p->refs, 1);
+    p->src = src;
+    if (pthread_mutex_init(&p->pool_lock, NULL) != 0) {
+        free(p);
+        psrc_free(src);
+        return cerr(err, SLUICE_EINTERNAL, NULL, 0, "mutex init failed");
+    }
+    for (int i = 0; i < 32; i++) {
+        static const char hex[] = "0123456789abcdef";
+        p->hash_hex[2 * i] = hex[src->hash[i] >> 4];
+        p->hash_hex[2 * i + 1] = hex[src->hash[i] & 15];
+    }
+    p->hash_hex[64] = '\0';
+    p->regex_flags = src->normalize & NORM_DEFAULT & ~NORM_SKIP_NOISE;
+
+    if ((rc = norm_tables_new(&p->nt, err)) != 0)
+        goto fail;
+    p->nrules = src->nrules;
+    p->rules = calloc(p->nrules ? p->nrules : 1, sizeof *p->rules);
+    if (p->rules == NULL) {
+        rc = cerr(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
+        goto fail;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < p->nrules; i++) {
+        if ((rc = resolve_rule(p, i, err)) != 0)
+            goto fail;
+        total += src->rules[i].nterms;
+    }
+    p->nterms = total;
+    for (size_t i = 0; i < p->ngroups; i++) {
+        gb[i].g = &p->groups[i];
+        if ((rc = dedup_init(&gb[i].dd, total)) != 0) {
+            cerr(err, rc, NULL, 0, "out of memory");
+            goto fail;
+        }
+    }
+    if ((rc = add_all_terms(p, gb, err)) != 0)
+        goto fail;
+    for (size_t i = 0; i < p->ngroups; i++)
+        if ((rc = build_db(&gb[i], err, src->files[0])) != 0)
+            goto fail;
+    gbuild_free(gb, MAX_GROUPS);
+    p->compile_ms = now_ms() - t0;
+    *out = p;
+    return 0;
+fail:
+    gbuild_free(gb, MAX_GROUPS);
+    sluice_policy_unref(p);
+    return rc;
+}

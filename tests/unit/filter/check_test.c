@@ -1,0 +1,543 @@
+/*
+ * check_test.c - whole-text checks through the public API: evasion classes
+ * caught both ways, offsets, redaction and refusal, regexes with
+ * validators, co-occurrence, allow lists, word boundaries, invalid UTF-8,
+ * compile errors, and policy swaps under concurrent checking.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sluice.h"
+#include "testutil.h"
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+static char *write_policy(const char *yaml, const char *listname,
+    const char *list)
+{
+    char tmpl[] = "/tmp/sluice-check-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    char path[512];
+    FILE *f;
+    assert_non_null(dir);
+    snprintf(path, sizeof path, "%s/policy.yaml", dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(yaml, f);
+    fclose(f);
+    if (listname != NULL) {
+        snprintf(path, sizeof path, "%s/lists", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/lists/%s", dir, listname);
+        f = fopen(path, "wb");
+        assert_non_null(f);
+        fputs(list, f);
+        fclose(f);
+    }
+    return strdup(dir);
+}
+
+static const char *POLICY_MAIN =
+    "policy: test\n"
+    "version: 3\n"
+    "language: auto\n"
+    "categories:\n"
+    "  - {id: profanity, action: redact, name: {zh: 脏话, en: profanity}}\n"
+    "  - {id: pii, action: redact}\n"
+    "  - {id: violence, action: block}\n"
+    "  - {id: politics, action: flag}\n"
+    "rules:\n"
+    "  - id: profanity.en\n"
+    "    category: profanity\n"
+    "    terms: [fuck, shit, asshole, penis, bitch]\n"
+    "    boundary: word\n"
+    "    variants: [leet, repeat]\n"
+    "  - id: profanity.zh\n"
+    "    category: profanity\n"
+    "    terms: lists/zh.txt\n"
+    "  - id: student\n"
+    "    category: politics\n"
+    "    terms: [学生]\n"
+    "    boundary: word\n"
+    "  - id: flag.kw\n"
+    "    category: politics\n"
+    "    terms: [五星红旗]\n"
+    "  - id: pii.cn_id\n"
+    "    category: pii\n"
+    "    regex: '(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])'\n"
+    "    validate: cn_id\n"
+    "    on: original\n"
+    "  - id: recipe.explosive\n"
+    "    category: violence\n"
+    "    all: [炸药, 配方]\n"
+    "    within: 12\n"
+    "allow: [Scunthorpe]\n";
+
+static const char *ZH_LIST = "# test list\n傻逼\n操你妈\ncunt\n";
+
+typedef struct fx {
+    char *dir;
+    sluice_policy *p;
+    sluice_engine *e;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    sluice_error err;
+    memset(&err, 0, sizeof err);
+    f->dir = write_policy(POLICY_MAIN, "zh.txt", ZH_LIST);
+    if (sluice_policy_load(&f->p, f->dir, NULL, &err) != 0) {
+        fprintf(stderr, "load: %s:%d: %s\n", err.file, err.line, err.message);
+        return -1;
+    }
+    if (sluice_engine_new(&f->e, NULL, &err) != 0 ||
+        sluice_engine_set_policy(f->e, f->p) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    char cmd[600];
+    sluice_engine_free(f->e);
+    sluice_policy_unref(f->p);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static sluice_verdict *check(fx *f, const char *text)
+{
+    sluice_verdict *v = NULL;
+    sluice_error err;
+    memset(&err, 0, sizeof err);
+    int rc = sluice_check(f->e, text, strlen(text), NULL, &v, &err);
+    if (rc != 0)
+        fprintf(stderr, "check: %s\n", err.message);
+    assert_int_equal(rc, 0);
+    assert_non_null(v);
+    return v;
+}
+
+static int fired(const sluice_verdict *v, const char *rule)
+{
+    for (size_t i = 0; i < sluice_verdict_rule_count(v); i++)
+        if (strcmp(sluice_verdict_rule(v, i), rule) == 0)
+            return 1;
+    return 0;
+}
+
+static void expect_rule(fx *f, const char *text, const char *rule, int want)
+{
+    sluice_verdict *v = check(f, text);
+    if (fired(v, rule) != want)
+        fail_msg("'%s': rule %s %s", text, rule,
+            want ? "did not fire" : "fired but must not");
+    sluice_verdict_free(v);
+}
+
+/* ---- evasion classes, each both ways ---------------------------------- */
+
+static void full_width_and_case_are_folded(void **state)
+{
+    expect_rule(*state, "what the ｆｕｃｋ", "profanity.en", 1);
+    expect_rule(*state, "WHAT THE FUCK", "profanity.en", 1);
+    expect_rule(*state, "ｆｕｎ for all", "profanity.en", 0);
+}
+
+static void circled_and_styled_letters_are_folded(void **state)
+{
+    expect_rule(*state, "Ⓕⓤc⒦ you", "profanity.en", 1);
+    expect_rule(*state, "\xF0\x9D\x90\x9F\xF0\x9D\x90\xAE\xF0\x9D\x90\x9C"
+        "\xF0\x9D\x90\xA4 off", "profanity.en", 1);  /* math bold fuck */
+    expect_rule(*state, "Ⓗⓔⓛⓛⓞ", "profanity.en", 0);
+}
+
+static void traditional_chinese_is_folded(void **state)
+{
+    expect_rule(*state, "我爱我的祖国和五星紅旗。", "flag.kw", 1);
+    expect_rule(*state, "五星級酒店", "flag.kw", 0);
+}
+
+static void confusable_letters_are_folded(void **state)
+{
+    /* Cyrillic с and Greek ο inside Latin words */
+    expect_rule(*state, "fu\xD1\x81k this", "profanity.en", 1);
+    expect_rule(*state, "sh\xCE\xBFt? no: sh\xCE\xB9t", "profanity.en", 1);
+    expect_rule(*state, "\xD1\x81\xD0\xBE\xD0\xBA", "profanity.en", 0);
+}
+
+static void zero_width_and_bidi_are_ignored(void **state)
+{
+    expect_rule(*state, "a\xE2\x80\x8Dsshole", "profanity.en", 1);
+    expect_rule(*state, "f\xE2\x80\x8Bu\xE2\x80\xAE" "ck", "profanity.en", 1);
+    expect_rule(*state, "傻\xEF\xBB\xBF逼", "profanity.zh", 1);
+    expect_rule(*state, "as\xE2\x80\x8Bsessment", "profanity.en", 0);
+}
+
+static void inserted_symbols_and_spaces_are_skipped(void **state)
+{
+    expect_rule(*state, "f.u.c.k you", "profanity.en", 1);
+    expect_rule(*state, "f u c k you", "profanity.en", 1);
+    expect_rule(*state, "傻@逼", "profanity.zh", 1);
+    expect_rule(*state, "我很傻 逼你做", "profanity.zh", 0);  /* words, not letters */
+    expect_rule(*state, "真是傻 逼他", "profanity.zh", 0);
+    expect_rule(*state, "傻 逼", "profanity.zh", 1);
+    expect_rule(*state, "你是傻 逼", "profanity.zh", 1);   /* a lone character */
+}
+
+static void natural_punctuation_is_not_skipped(void **state)
+{
+    expect_rule(*state, "他很傻，逼着自己学习", "profanity.zh", 0);
+    expect_rule(*state, "the pen is mightier than the sword", "profanity.en", 0);
+    expect_rule(*state, "i love bananas so yeah", "profanity.en", 0);
+    expect_rule(*state, "this hit the spot", "profanity.en", 0);
+}
+
+static void repeats_are_collapsed(void **state)
+{
+    expect_rule(*state, "fuuuuuuckkk", "profanity.en", 1);
+    expect_rule(*state, "shiiiiit", "profanity.en", 1);
+    /* asshole needs its double s: a single s is another word */
+    expect_rule(*state, "ashole", "profanity.en", 0);
+    expect_rule(*state, "assssshole", "profanity.en", 1);
+}
+
+static void leetspeak_is_folded(void **state)
+{
+    expect_rule(*state, "sh1t happens", "profanity.en", 1);
+    expect_rule(*state, "a$$hole", "profanity.en", 1);
+    expect_rule(*state, "b!tch", "profanity.en", 1);
+    expect_rule(*state, "5417 is a number", "profanity.en", 0);
+}
+
+static void word_boundaries_use_icu_segmentation(void **state)
+{
+    expect_rule(*state, "大学生活很精彩", "student", 0);
+    expect_rule(*state, "我是一名学生。", "student", 1);
+    expect_rule(*state, "Middlesex shittake", "profanity.en", 0);
+    expect_rule(*state, "bullshit", "profanity.en", 0);
+    expect_rule(*state, "测试shit测试", "profanity.en", 1);
+}
+
+static void allow_list_suppresses_contained_matches(void **state)
+{
+    fx *f = *state;
+    /* cunt is in the zh list (substring rule): Scunthorpe contains it */
+    expect_rule(f, "I live in Scunthorpe.", "profanity.zh", 0);
+    expect_rule(f, "what a cunt", "profanity.zh", 1);
+    sluice_verdict *v = check(f, "Scunthorpe, you cunt");
+    assert_int_equal(sluice_verdict_span_count(v), 1);
+    sluice_span sp;
+    assert_int_equal(sluice_verdict_span(v, 0, &sp), 0);
+    assert_int_equal(sp.start, 16);
+    assert_int_equal(sp.end, 20);
+    sluice_verdict_free(v);
+}
+
+/* ---- offsets, outputs ---------------------------------------------------- */
+
+static void spans_are_original_byte_offsets(void **state)
+{
+    fx *f = *state;
+    const char *t = "好 ｆ.ｕ.ｃ.ｋ!";   /* full width, dotted */
+    sluice_verdict *v = check(f, t);
+    sluice_span sp;
+    assert_int_equal(sluice_verdict_action(v), SLUICE_REDACT);
+    assert_int_equal(sluice_verdict_span_count(v), 1);
+    assert_int_equal(sluice_verdict_span(v, 0, &sp), 0);
+    assert_int_equal(sp.start, 4);              /* after "好 " */
+    assert_int_equal(sp.end, strlen(t) - 1);    /* before "!" */
+    assert_string_equal(sp.rule, "profanity.en");
+    size_t n;
+    const char *out = sluice_verdict_output(v, &n);
+    assert_string_equal(out, "好 [已隐藏]!");
+    sluice_verdict_free(v);
+}
+
+static void redaction_uses_the_language_of_the_text(void **state)
+{
+    fx *f = *state;
+    sluice_verdict *v = check(f, "oh shit, sorry");
+    assert_string_equal(sluice_verdict_output(v, NULL), "oh [redacted], sorry");
+    sluice_verdict_free(v);
+    v = check(f, "你这个傻逼和shit");
+    assert_string_equal(sluice_verdict_output(v, NULL), "你这个[已隐藏]和[已隐藏]");
+    assert_int_equal(sluice_verdict_category_count(v), 1);
+    assert_string_equal(sluice_verdict_category(v, 0), "profanity");
+    sluice_verdict_free(v);
+}
+
+static void block_returns_the_refusal(void **state)
+{
+    fx *f = *state;
+    sluice_verdict *v = check(f, "这是炸药的配方：……");
+    assert_int_equal(sluice_verdict_action(v), SLUICE_BLOCK);
+    assert_string_equal(sluice_verdict_output(v, NULL), "抱歉，该内容无法显示。");
+    assert_true(fired(v, "recipe.explosive"));
+    sluice_verdict_free(v);
+}
+
+static void co_occurrence_needs_every_term_in_the_window(void **state)
+{
+    expect_rule(*state, "炸药很危险，不要找配方", "recipe.explosive", 1);
+    expect_rule(*state, "炸药是一种危险的东西，我们应该远离它。这个蛋糕的配方很简单",
+        "recipe.explosive", 0);
+    expect_rule(*state, "只有炸药", "recipe.explosive", 0);
+}
+
+static void id_numbers_need_a_valid_check_digit(void **state)
+{
+    fx *f = *state;
+    sluice_verdict *v = check(f, "我的身份证号是11010519491231002X");
+    assert_int_equal(sluice_verdict_action(v), SLUICE_REDACT);
+    assert_string_equal(sluice_verdict_output(v, NULL), "我的身份证号是[已隐藏]");
+    sluice_verdict_free(v);
+    expect_rule(f, "我的身份证号是110105194912310021", "pii.cn_id", 0);
+    expect_rule(f, "订单号 9110105194912310021X", "pii.cn_id", 0);
+}
+
+static void clean_text_is_allowed_unchanged(void **state)
+{
+    fx *f = *state;
+    const char *t = "今天天气很好。The weather is lovely today.";
+    sluice_verdict *v = check(f, t);
+    assert_int_equal(sluice_verdict_action(v), SLUICE_ALLOW);
+    assert_string_equal(sluice_verdict_output(v, NULL), t);
+    assert_int_equal(sluice_verdict_rule_count(v), 0);
+    assert_string_equal(sluice_policy_id(sluice_verdict_policy(v)), "test");
+    assert_int_equal(sluice_policy_version(sluice_verdict_policy(v)), 3);
+    assert_int_equal(strlen(sluice_policy_hash(sluice_verdict_policy(v))), 64);
+    sluice_verdict_free(v);
+}
+
+static void empty_input_is_allowed(void **state)
+{
+    fx *f = *state;
+    sluice_verdict *v = NULL;
+    assert_int_equal(sluice_check(f->e, "", 0, NULL, &v, NULL), 0);
+    assert_int_equal(sluice_verdict_action(v), SLUICE_ALLOW);
+    sluice_verdict_free(v);
+}
+
+static void invalid_utf8_is_read_as_replacement_and_counted(void **state)
+{
+    fx *f = *state;
+    const char t[] = "bad \xC0\xAF bytes \xED\xA0\x80 then sh\xFFit and shit\xE4\xB8";
+    sluice_verdict *v = NULL;
+    assert_int_equal(sluice_check(f->e, t, sizeof t - 1, NULL, &v, NULL), 0);
+    assert_true(sluice_verdict_invalid_utf8(v) >= 4);
+    assert_true(fired(v, "profanity.en"));
+    char *js = NULL;
+    size_t n = 0;
+    assert_int_equal(sluice_verdict_json(v, &js, &n), 0);
+    assert_non_null(strstr(js, "\"invalid_utf8\":"));
+    free(js);
+    sluice_verdict_free(v);
+}
+
+static void input_over_the_limit_is_refused(void **state)
+{
+    fx *f = *state;
+    sluice_engine *e = NULL;
+    sluice_engine_options o = SLUICE_ENGINE_OPTIONS_INIT;
+    sluice_verdict *v = NULL;
+    sluice_error err;
+    o.max_input = 8;
+    assert_int_equal(sluice_engine_new(&e, &o, NULL), 0);
+    assert_int_equal(sluice_engine_set_policy(e, f->p), 0);
+    assert_int_equal(sluice_check(e, "123456789", 9, NULL, &v, &err),
+        SLUICE_ETOOBIG);
+    assert_null(v);
+    sluice_engine_free(e);
+}
+
+static void an_engine_without_policy_fails_closed(void **state)
+{
+    sluice_engine *e = NULL;
+    sluice_verdict *v = NULL;
+    (void)state;
+    assert_int_equal(sluice_engine_new(&e, NULL, NULL), 0);
+    assert_int_equal(sluice_check(e, "hi", 2, NULL, &v, NULL),
+        SLUICE_ENOPOLICY);
+    assert_null(v);
+    sluice_engine_free(e);
+}
+
+static void verdict_json_has_the_contract_fields(void **state)
+{
+    fx *f = *state;
+    sluice_verdict *v = check(f, "oh \"shit\"\n");
+    char *js = NULL;
+    size_t n = 0;
+    assert_int_equal(sluice_verdict_json(v, &js, &n), 0);
+    assert_int_equal(strlen(js), n);
+    assert_non_null(strstr(js, "\"action\":\"redact\""));
+    assert_non_null(strstr(js, "\"rules\":[\"profanity.en\"]"));
+    assert_non_null(strstr(js, "\"spans\":[{\"start\":4,\"end\":8,"));
+    assert_non_null(strstr(js, "\"output\":\"oh \\\"[redacted]\\\"\\n\""));
+    assert_non_null(strstr(js, "\"policy\":{\"id\":\"test\",\"version\":3,"));
+    assert_non_null(strstr(js, "\"signed\":false"));
+    free(js);
+    sluice_verdict_free(v);
+}
+
+/* ---- compile errors ------------------------------------------------------ */
+
+static void expect_load_error(const char *yaml, int line, const char *phrase)
+{
+    char *dir = write_policy(yaml, NULL, NULL);
+    sluice_policy *p = NULL;
+    sluice_error err;
+    char cmd[600];
+    memset(&err, 0, sizeof err);
+    int rc = sluice_policy_load(&p, dir, NULL, &err);
+    assert_int_equal(rc, SLUICE_EPOLICY);
+    assert_null(p);
+    if (strstr(err.message, phrase) == NULL)
+        fail_msg("message '%s' lacks '%s'", err.message, phrase);
+    assert_int_equal(err.line, line);
+    assert_non_null(strstr(err.file, "policy.yaml"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
+static void a_bad_regex_names_its_line_and_offset(void **state)
+{
+    (void)state;
+    expect_load_error(
+        "policy: x\nversion: 1\nrules:\n"
+        "  - id: r\n    action: block\n    regex: 'ab(c'\n", 6, "offset 4");
+}
+
+static void a_catastrophic_regex_is_refused(void **state)
+{
+    (void)state;
+    expect_load_error(
+        "policy: x\nversion: 1\nrules:\n"
+        "  - id: r\n    action: block\n    regex: '(a+)+$'\n", 6,
+        "catastrophic");
+}
+
+static void a_term_that_normalizes_to_nothing_is_refused(void **state)
+{
+    (void)state;
+    expect_load_error(
+        "policy: x\nversion: 1\nrules:\n"
+        "  - id: r\n    action: block\n    terms: ['a', '\xE2\x80\x8B']\n", 6,
+        "normalizes to nothing");
+}
+
+static void a_bad_policy_never_replaces_a_good_one(void **state)
+{
+    fx *f = *state;
+    char *dir = write_policy("policy: x\nversion: 1\nrules:\n  - id: r\n"
+        "    action: block\n    regex: '('\n", NULL, NULL);
+    sluice_policy *p = NULL;
+    assert_int_equal(sluice_policy_load(&p, dir, NULL, NULL), SLUICE_EPOLICY);
+    assert_null(p);
+    sluice_policy *cur = sluice_engine_policy(f->e);
+    assert_ptr_equal(cur, f->p);
+    sluice_policy_unref(cur);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
+/* ---- threads ------------------------------------------------------------- */
+
+typedef struct worker {
+    sluice_engine *e;
+    const sluice_policy *a, *b;
+    int bad;
+    int n;
+} worker;
+
+static void *check_loop(void *arg)
+{
+    worker *w = arg;
+    const char *t = "你这个傻逼 and shit, 身份证11010519491231002X";
+    for (int i = 0; i < w->n; i++) {
+        sluice_verdict *v = NULL;
+        if (sluice_check(w->e, t, strlen(t), NULL, &v, NULL) != 0) {
+            w->bad++;
+            continue;
+        }
+        const sluice_policy *p = sluice_verdict_policy(v);
+        if ((p != w->a && p != w->b) || sluice_verdict_action(v) != SLUICE_REDACT)
+            w->bad++;
+        sluice_verdict_free(v);
+    }
+    return NULL;
+}
+
+static void threads_check_while_the_policy_is_swapped(void **state)
+{
+    fx *f = *state;
+    sluice_policy *b = NULL;
+    assert_int_equal(sluice_policy_load(&b, f->dir, NULL, NULL), 0);
+    worker w[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (worker){f->e, f->p, b, 0, 300};
+        assert_int_equal(pthread_create(&th[i], NULL, check_loop, &w[i]), 0);
+    }
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(sluice_engine_set_policy(f->e, i % 2 ? f->p : b), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(w[i].bad, 0);
+    }
+    assert_int_equal(sluice_engine_set_policy(f->e, f->p), 0);
+    sluice_policy_unref(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(full_width_and_case_are_folded),
+        cmocka_unit_test(circled_and_styled_letters_are_folded),
+        cmocka_unit_test(traditional_chinese_is_folded),
+        cmocka_unit_test(confusable_letters_are_folded),
+        cmocka_unit_test(zero_width_and_bidi_are_ignored),
+        cmocka_unit_test(inserted_symbols_and_spaces_are_skipped),
+        cmocka_unit_test(natural_punctuation_is_not_skipped),
+        cmocka_unit_test(repeats_are_collapsed),
+        cmocka_unit_test(leetspeak_is_folded),
+        cmocka_unit_test(word_boundaries_use_icu_segmentation),
+        cmocka_unit_test(allow_list_suppresses_contained_matches),
+        cmocka_unit_test(spans_are_original_byte_offsets),
+        cmocka_unit_test(redaction_uses_the_language_of_the_text),
+        cmocka_unit_test(block_returns_the_refusal),
+        cmocka_unit_test(co_occurrence_needs_every_term_in_the_window),
+        cmocka_unit_test(id_numbers_need_a_valid_check_digit),
+        cmocka_unit_test(clean_text_is_allowed_unchanged),
+        cmocka_unit_test(empty_input_is_allowed),
+        cmocka_unit_test(invalid_utf8_is_read_as_replacement_and_counted),
+        cmocka_unit_test(input_over_the_limit_is_refused),
+        cmocka_unit_test(an_engine_without_policy_fails_closed),
+        cmocka_unit_test(verdict_json_has_the_contract_fields),
+        cmocka_unit_test(a_bad_regex_names_its_line_and_offset),
+        cmocka_unit_test(a_catastrophic_regex_is_refused),
+        cmocka_unit_test(a_term_that_normalizes_to_nothing_is_refused),
+        cmocka_unit_test(a_bad_policy_never_replaces_a_good_one),
+        cmocka_unit_test(threads_check_while_the_policy_is_swapped),
+    };
+    return cmocka_run_group_tests_name("check", tests, setup, teardown);
+}
