@@ -261,69 +261,164 @@ out:
 /* ---- regex ------------------------------------------------------------ */
 
 /*
- * A quantified group that itself contains an unbounded quantifier, e.g.
- * (a+)+ or (?:x*y)*, can take exponential time to fail. Returns 1 if the
- * pattern has one. Escapes and character classes are skipped.
+ * Catastrophic backtracking check. A group repeated without bound that
+ * itself holds an unbounded repeat, like (a+)+ or (\s*\w+)*, can try
+ * exponentially many ways to split a failing input. It is safe when the
+ * group starts with a literal delimiter that none of its inner repeats can
+ * match, like (?:\.[a-z0-9-]+)+ in a domain name: each iteration then has
+ * only one place to start. That test is made by PCRE2 itself: the inner
+ * item is compiled alone and tried on the delimiter.
  */
+#define RX_MAX_DEPTH 64
+
+typedef struct rx_group {
+    char delim[8];       /* first literal of the group, "" if none */
+    int inner;           /* holds an unbounded repeat */
+    int ambiguous;       /* ... that can match delim (or delim unknown) */
+} rx_group;
+
+/* Does the atom text p[0..n) match the string d at its start? */
+static int atom_matches(const char *p, size_t n, const char *d)
+{
+    int ec;
+    PCRE2_SIZE eo;
+    int hit = 1;   /* when in doubt, call it ambiguous */
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)p, n, PCRE2_UTF |
+        PCRE2_ANCHORED, &ec, &eo, NULL);
+    if (re == NULL)
+        return 1;
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    if (md != NULL) {
+        int rc = pcre2_match(re, (PCRE2_SPTR)d, strlen(d), 0, 0, md, NULL);
+        hit = rc >= 0 || rc == PCRE2_ERROR_PARTIAL;
+        pcre2_match_data_free(md);
+    }
+    pcre2_code_free(re);
+    return hit;
+}
+
+/* Length of the atom at p[i] (a class, an escape, a UTF-8 character). */
+static size_t atom_len(const char *p, size_t i)
+{
+    size_t j = i;
+    if (p[j] == '\\')
+        return p[j + 1] != '\0' ? 2 : 1;
+    if (p[j] == '[') {
+        j++;
+        if (p[j] == '^')
+            j++;
+        if (p[j] == ']')
+            j++;
+        while (p[j] != '\0' && p[j] != ']')
+            j += (p[j] == '\\' && p[j + 1] != '\0') ? 2 : 1;
+        return p[j] == ']' ? j + 1 - i : j - i;
+    }
+    j++;
+    while (((unsigned char)p[j] & 0xC0) == 0x80)
+        j++;
+    return j - i;
+}
+
+/* The unbounded quantifier at p[i] ("+", "*", "{n,}"), or 0 if none. */
+static int unbounded_at(const char *p, size_t i)
+{
+    if (p[i] == '+' || p[i] == '*')
+        return 1;
+    if (p[i] != '{')
+        return 0;
+    size_t j = i + 1;
+    while (p[j] >= '0' && p[j] <= '9')
+        j++;
+    return j > i + 1 && p[j] == ',' && p[j + 1] == '}';
+}
+
+/* Skip a group opener "(", "(?:", "(?<name>", "(?i)"...: index after it. */
+static size_t group_body(const char *p, size_t i)
+{
+    i++;
+    if (p[i] != '?')
+        return i;
+    if (p[i + 1] == '<' && p[i + 2] != '=' && p[i + 2] != '!') {
+        const char *gt = strchr(p + i, '>');
+        return gt ? (size_t)(gt - p) + 1 : i;
+    }
+    if (p[i + 1] == 'P' && p[i + 2] == '<') {
+        const char *gt = strchr(p + i, '>');
+        return gt ? (size_t)(gt - p) + 1 : i;
+    }
+    while (p[i] != '\0' && p[i] != ':' && p[i] != ')' && p[i] != '=' &&
+        p[i] != '!')
+        i++;
+    return p[i] == ':' ? i + 1 : i;
+}
+
+static void set_delim(rx_group *g, const char *p, size_t i)
+{
+    g->delim[0] = '\0';
+    if (p[i] == '\\') {
+        char c = p[i + 1];
+        /* escaped punctuation is a literal; \d \w \s etc. are classes */
+        if (c != '\0' && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9'))) {
+            g->delim[0] = c;
+            g->delim[1] = '\0';
+        }
+        return;
+    }
+    if (p[i] == '\0' || strchr("[(.|)^$", p[i]) != NULL)
+        return;
+    size_t n = atom_len(p, i);
+    if (unbounded_at(p, i + n) || p[i + n] == '?' || p[i + n] == '{')
+        return;   /* optional or repeated: not a fixed first literal */
+    if (n < sizeof g->delim) {
+        memcpy(g->delim, p + i, n);
+        g->delim[n] = '\0';
+    }
+}
+
 static int regex_nested_unbounded(const char *p)
 {
-    int inner[256] = {0};   /* per open group: holds an unbounded quantifier */
+    rx_group st[RX_MAX_DEPTH + 1];
     int depth = 0;
-    for (size_t i = 0; p[i] != '\0'; i++) {
-        char c = p[i];
-        if (c == '\\') {
-            if (p[i + 1] != '\0')
-                i++;
-            continue;
-        }
-        if (c == '[') {
-            i++;
-            if (p[i] == '^')
-                i++;
-            if (p[i] == ']')
-                i++;
-            while (p[i] != '\0' && p[i] != ']') {
-                if (p[i] == '\\' && p[i + 1] != '\0')
-                    i++;
-                i++;
+    size_t i = 0;
+    memset(&st[0], 0, sizeof st[0]);
+    while (p[i] != '\0') {
+        if (p[i] == '(') {
+            size_t b = group_body(p, i);
+            if (depth < RX_MAX_DEPTH) {
+                depth++;
+                memset(&st[depth], 0, sizeof st[depth]);
+                set_delim(&st[depth], p, b);
             }
-            if (p[i] == '\0')
-                return 0;
+            i = b;
             continue;
         }
-        if (c == '(') {
-            if (depth < 255)
-                inner[++depth] = 0;
-            continue;
-        }
-        int unbounded_next = 0;
-        const char *q = p + i + 1;
-        if (*q == '+' || *q == '*')
-            unbounded_next = 1;
-        else if (*q == '{') {
-            const char *comma = strchr(q, ',');
-            const char *close = strchr(q, '}');
-            if (comma && close && comma < close && comma + 1 == close)
-                unbounded_next = 1;
-        }
-        if (c == ')') {
-            int had = depth > 0 ? inner[depth] : 0;
+        if (p[i] == ')') {
+            rx_group g = st[depth];
             if (depth > 0)
                 depth--;
-            if (unbounded_next && had)
+            i++;
+            int unb = unbounded_at(p, i);
+            if (unb && g.inner && (g.delim[0] == '\0' || g.ambiguous))
                 return 1;
-            if ((had || unbounded_next) && depth > 0)
-                inner[depth] = 1;
+            if (unb || g.inner) {
+                st[depth].inner = 1;
+                st[depth].ambiguous = 1;   /* conservative */
+            }
             continue;
         }
-        if ((c == '+' || c == '*') && depth > 0 && i > 0 &&
-            p[i - 1] != '(' && p[i - 1] != '?')
-            inner[depth] = 1;
-        if (c == '{' && depth > 0) {
-            const char *close = strchr(p + i, '}');
-            if (close && close > p + i + 1 && close[-1] == ',')
-                inner[depth] = 1;
+        if (p[i] == '|') {
+            i++;
+            continue;
         }
+        size_t n = atom_len(p, i);
+        if (unbounded_at(p, i + n)) {
+            rx_group *g = &st[depth];
+            g->inner = 1;
+            if (g->delim[0] == '\0' || atom_matches(p + i, n, g->delim))
+                g->ambiguous = 1;
+        }
+        i += n;
     }
     return 0;
 }
@@ -477,6 +572,18 @@ static int add_all_terms(sluice_policy *p, gbuild *gb, sluice_error *err)
     return rc;
 }
 
+/* Source file names are relative to the policy directory: say where. */
+static void prefix_dir(sluice_error *err, const char *dir)
+{
+    char tmp[sizeof err->file];
+    if (err == NULL || dir == NULL || err->file[0] == '\0' ||
+        err->file[0] == '/' || strcmp(dir, ".") == 0)
+        return;
+    int n = snprintf(tmp, sizeof tmp, "%s/%s", dir, err->file);
+    if (n > 0 && (size_t)n < sizeof tmp)
+        memcpy(err->file, tmp, (size_t)n + 1);
+}
+
 int policy_compile(sluice_policy **out, psrc *src, sluice_error *err)
 {
     double t0 = now_ms();
@@ -538,6 +645,7 @@ int policy_compile(sluice_policy **out, psrc *src, sluice_error *err)
     return 0;
 fail:
     gbuild_free(gb, MAX_GROUPS);
+    prefix_dir(err, src->dir);
     sluice_policy_unref(p);
     return rc;
 }
