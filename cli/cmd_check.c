@@ -59,17 +59,15 @@ static void print_human(const sluice_verdict *v, const char *id)
     size_t n = sluice_verdict_rule_count(v), len = 0;
     const char *out = sluice_verdict_output(v, &len);
     if (id != NULL)
-        printf("%-8s ", id);
-    printf("%-6s", sluice_action_name(sluice_verdict_action(v)));
-    if (n > 0) {
-        printf(" [");
-        for (size_t i = 0; i < n; i++)
-            printf(i ? ", %s" : "%s", sluice_verdict_rule(v, i));
-        printf("]");
-    }
+        printf("%s: ", id);
+    printf("%s", sluice_action_name(sluice_verdict_action(v)));
+    for (size_t i = 0; i < n; i++)
+        printf(i ? ", %s" : " (%s", sluice_verdict_rule(v, i));
+    if (n > 0)
+        printf(")");
     if (sluice_verdict_invalid_utf8(v) > 0)
-        printf(" (%zu invalid UTF-8 sequences)", sluice_verdict_invalid_utf8(v));
-    printf("\n%s", id != NULL ? "         " : "");
+        printf(" [%zu invalid UTF-8 sequences]", sluice_verdict_invalid_utf8(v));
+    printf("\n  ");
     fwrite(out, 1, len, stdout);
     printf("\n");
 }

@@ -634,7 +634,8 @@ int check_run(sluice_policy *p, policy_scratch *s, const char *text,
         qsort(s->cands + w, n - w, sizeof *s->cands, cmp_cand_stream);
         resolve_all(p, s, w);
     }
-    qsort(s->cands, s->ncands, sizeof *s->cands, cmp_cand);
+    if (s->ncands > 1)
+        qsort(s->cands, s->ncands, sizeof *s->cands, cmp_cand);
     apply_allow(s);
 
     sluice_verdict *v = calloc(1, sizeof *v);

@@ -1531,37 +1531,56 @@ static inline void bulk8(wr *w, uint64_t x, unsigned n, uint32_t s)
 }
 
 /*
- * ASCII eight bytes at a time (no leet, no repeat): letters and digits
- * between noise bytes are written in bulk, noise bytes fold into the gap.
+ * ASCII eight bytes at a time when nothing is skipped or collapsed (no
+ * NORM_SKIP_NOISE, leet or repeat): map (lower-case) and write in bulk.
  * Returns where it stopped (a non-ASCII byte, or < 8 bytes before end).
  */
 static inline size_t ascii_swar(const fctx *c, wr *w,
     const unsigned char *p, size_t i, size_t end)
 {
-    const uint8_t *cls = c->acls;        /* locals: byte stores could */
-    const uint32_t base = c->base;       /* alias *c */
-    const int skip = c->noisemask != 0, casefold = c->casefold;
+    const uint32_t base = c->base;       /* locals: byte stores could */
+    const int casefold = c->casefold;    /* alias *c */
     for (; end - i >= 8; i += 8) {
-        uint64_t x = load64le(p + i), noise = 0;
-        uint32_t off = base + (uint32_t)i;
-        unsigned pos = 0;
+        uint64_t x = load64le(p + i);
         if (x & HIGH)
             break;
-        if (skip)
-            noise = HIGH & ~(bytes_in(x, 'a', 'z') | bytes_in(x, 'A', 'Z') |
-                bytes_in(x, '0', '9'));
         if (casefold)
             x |= bytes_in(x, 'A', 'Z') >> 2;
-        for (; noise != 0; noise &= noise - 1) {
-            unsigned k = ctz64(noise) >> 3;
-            if (k > pos)
-                bulk8(w, x >> (8 * pos), k - pos, off + pos);
-            w->g = gap_add(w->g, cls[p[i + k]]);
-            pos = k + 1;
-        }
-        if (pos < 8)
-            bulk8(w, x >> (8 * pos), 8 - pos, off + pos);
+        bulk8(w, x, 8, base + (uint32_t)i);
     }
+    return i;
+}
+
+/*
+ * ASCII with NORM_SKIP_NOISE and without NORM_REPEAT, branch-free: every
+ * byte is written at w->o, which advances only for kept bytes. src_end
+ * and run are filled afterwards in one vectorizable pass.
+ */
+static inline size_t ascii_skip(const fctx *c, wr *w,
+    const unsigned char *p, size_t i, size_t end)
+{
+    const uint8_t *map = c->amap, *cls = c->acls;
+    const uint32_t base = c->base;
+    unsigned char *text = w->text, *gap = w->gap;
+    uint32_t *src = w->src;
+    size_t o = w->o, o0 = w->o;
+    unsigned g = w->g;
+    for (; i < end && p[i] < 0x80; i++) {
+        unsigned b = p[i], k = cls[b], keep = !(k & C_NOISE);
+        unsigned cnt = g & NORM_GAP_COUNT;
+        unsigned gn = (g & ~NORM_GAP_COUNT) | (cnt + (cnt < 15)) |
+            (k & (C_SPACE | C_BREAK));
+        text[o] = map[b];
+        src[o] = base + (uint32_t)i;
+        gap[o] = (unsigned char)g;
+        g = keep ? 0 : gn;
+        o += keep;
+    }
+    for (size_t k = o0; k < o; k++)
+        w->src_end[k] = src[k] + 1;
+    memset(w->run + o0, 1, o - o0);
+    w->o = o;
+    w->g = g;
     return i;
 }
 
@@ -1621,24 +1640,30 @@ static inline uint32_t fast_entry(hot h, uint32_t cp)
 /*
  * A valid non-ASCII code point on the fast path: its source [s, e), its
  * UTF-8 (for identity) u, n bytes. Returns 0 if the reference path must
- * take it.
+ * take it. Skipped noise is written too but not advanced over, so that
+ * punctuation between ideographs costs no mispredicted branch.
  */
 static inline int fast_cp(hot h, wr *w, uint32_t cp, uint32_t u,
     unsigned n, uint32_t s, uint32_t e)
 {
     uint32_t x = fast_entry(h, cp);
-    if (x & h.special) {
-        if (x & h.other)
-            return 0;
-        w->g = gap_add(w->g, x >> E_CSHIFT);      /* skipped noise */
-        return 1;
-    }
+    int skip;
+    if (x & h.other)
+        return 0;
     if (x & h.kindmask) {
         cp = x & E_PAYLOAD;
         u = utf8_pack(cp, &n);
     }
-    wr_cp(w, h.rep, cp, u, n, s, e, w->g);
-    w->g = 0;
+    skip = (x & h.special) != 0;
+    if (h.rep && !skip && w->g == 0 && cp == w->last_cp &&
+        w->last != NO_LAST) {
+        wr_extend(w, e);
+        return 1;
+    }
+    w->last = skip ? w->last : w->o;
+    w->last_cp = skip ? w->last_cp : cp;
+    wr_put(w, u, skip ? 0 : n, s, e, w->g, 1);
+    w->g = skip ? gap_add(w->g, x >> E_CSHIFT) : 0;
     return 1;
 }
 
@@ -1653,6 +1678,7 @@ static size_t span(fctx *c, const unsigned char *p, size_t i, size_t end,
     const hot h = { c->t->blocks, c->fix, c->special, c->other, c->kindmask,
         c->base, c->rep };
     const int fast = c->fix != NULL, swar = c->swar;
+    const int skipper = c->noisemask && !c->rep;
     wr w = c->w;
     while (i < end) {
         unsigned b0 = p[i], r, n;
@@ -1661,14 +1687,16 @@ static size_t span(fctx *c, const unsigned char *p, size_t i, size_t end,
         if (b0 < 0x80) {
             if (swar)
                 i = ascii_swar(c, &w, p, i, end);
-            i = ascii_scalar(c, &w, p, i, end);
+            if (skipper)
+                i = ascii_skip(c, &w, p, i, end);
+            else
+                i = ascii_scalar(c, &w, p, i, end);
             continue;
         }
         if (fast && (b0 & 0xF0) == 0xE0 && len - i >= 3 &&
-            p[i + 1] >= lo3[b0 & 15] && p[i + 1] <= hi3[b0 & 15] &&
-            (p[i + 2] & 0xC0) == 0x80) {
-            cp = ((b0 & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) |
-                (p[i + 2] & 0x3Fu);
+            ((p[i + 1] & 0xC0) | (p[i + 2] & 0xC0) << 8) == 0x8080 &&
+            (cp = ((b0 & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) |
+            (p[i + 2] & 0x3Fu)) >= 0x800 && cp - 0xD800u >= 0x800u) {
             u = b0 | (uint32_t)p[i + 1] << 8 | (uint32_t)p[i + 2] << 16;
             r = 3;
             if (fast_cp(h, &w, cp, u, 3, s, s + 3)) {
@@ -1759,7 +1787,7 @@ static void ctx_init(fctx *c, const norm_tables *t, norm_state *st,
     c->flags = f;
     c->rep = (f & NORM_REPEAT) != 0;
     c->casefold = (f & NORM_NFKC_CASEFOLD) != 0;
-    c->swar = !(f & (NORM_LEET | NORM_REPEAT));
+    c->swar = !(f & (NORM_LEET | NORM_REPEAT | NORM_SKIP_NOISE));
     v = (c->casefold ? 1u : 0u) | ((f & NORM_LEET) ? 2u : 0u);
     c->amap = t->amap[v];
     c->acls = t->acls[v];
