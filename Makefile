@@ -38,7 +38,7 @@ endif
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS_SAN) $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lstdc++ -lpthread -lm
 
-LIB_SRC = $(wildcard rules/*.c filter/*.c)
+LIB_SRC = $(wildcard rules/*.c filter/*.c ledger/*.c state/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC = $(wildcard cli/*.c)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -54,7 +54,7 @@ all: $(BUILD)/libsluice.so $(BUILD)/libsluice.a $(BUILD)/sluice $(BUILD)/sluice.
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/*.h rules/*.h filter/*.h cli/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h rules/*.h filter/*.h ledger/*.h state/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 

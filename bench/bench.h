@@ -300,25 +300,24 @@ int bench_read_gzip(const char *path, bench_buf *out)
     }
     posix_spawn_file_actions_t fa;
     pid_t pid;
-    int rc = -1;
-    if (posix_spawn_file_actions_init(&fa) != 0)
-        goto close_both;
     char *argv[] = { "gzip", "-dc", (char *)path, NULL };
-    if (posix_spawn_file_actions_adddup2(&fa, fds[1], 1) != 0 ||
-        posix_spawn_file_actions_addclose(&fa, fds[0]) != 0 ||
-        posix_spawnp(&pid, "gzip", &fa, NULL, argv, environ) != 0) {
-        fprintf(stderr, "bench: cannot run gzip -dc %s\n", path);
-        posix_spawn_file_actions_destroy(&fa);
-        goto close_both;
+    int spawned = posix_spawn_file_actions_init(&fa) == 0;
+    if (spawned) {
+        spawned = posix_spawn_file_actions_adddup2(&fa, fds[1], 1) == 0 &&
+            posix_spawn_file_actions_addclose(&fa, fds[0]) == 0 &&
+            posix_spawnp(&pid, "gzip", &fa, NULL, argv, environ) == 0;
+        if (posix_spawn_file_actions_destroy(&fa) != 0)
+            spawned = 0;    /* cannot happen: glibc only frees memory */
     }
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    rc = bench_read_fd(fds[0], out);
-    close(fds[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
+    int rc = close(fds[1]) == 0 && spawned ? 0 : -1;
+    if (rc == 0)
+        rc = bench_read_fd(fds[0], out);
+    if (close(fds[0]) != 0)
+        rc = -1;
+    int status = 1;
+    while (spawned && waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
-            rc = -1;
+            status = 1;
             break;
         }
     }
@@ -327,10 +326,6 @@ int bench_read_gzip(const char *path, bench_buf *out)
         return -1;
     }
     return 0;
-close_both:
-    close(fds[0]);
-    close(fds[1]);
-    return rc;
 }
 
 /* ---- a minimal JSON reader: enough to pull strings out of the data ---- */

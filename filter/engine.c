@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "filter/check.h"
+#include "filter/engine.h"
 
 #define DEFAULT_MAX_INPUT (16u << 20)
 #define DEFAULT_MAX_SPANS 10000u
@@ -85,10 +86,31 @@ sluice_policy *sluice_engine_policy(sluice_engine *e)
     return p;
 }
 
+size_t engine_max_input(const sluice_engine *e)
+{
+    return e->max_input;
+}
+
+size_t engine_max_spans(const sluice_engine *e)
+{
+    return e->max_spans;
+}
+
+/* No ledger yet: nothing to record. */
+int engine_record(sluice_engine *e, sluice_verdict *v, const sluice_meta *meta,
+    const char *text, size_t len)
+{
+    (void)e;
+    (void)v;
+    (void)meta;
+    (void)text;
+    (void)len;
+    return 0;
+}
+
 int sluice_check(sluice_engine *e, const char *text, size_t len,
     const sluice_meta *meta, sluice_verdict **out, sluice_error *err)
 {
-    (void)meta;
     if (out == NULL || e == NULL || (text == NULL && len > 0))
         return psrc_error(err, SLUICE_EINVAL, NULL, 0,
             "sluice_check: engine, text and out are required");
@@ -110,6 +132,8 @@ int sluice_check(sluice_engine *e, const char *text, size_t len,
     } else {
         rc = check_run(p, s, text ? text : "", len, e->max_spans, out);
         policy_scratch_put(p, s);
+        if (rc == 0)
+            rc = engine_record(e, *out, meta, text ? text : "", len);
         if (rc != 0)
             psrc_error(err, rc, NULL, 0, "check failed: %s",
                 sluice_strerror(rc));
