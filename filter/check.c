@@ -173,10 +173,23 @@ static int on_literal(unsigned int id, unsigned long long from,
         return 0;
     size_t os = o->src[ns], oe = o->src_end[ne - 1];
 
+    /* streaming: a hit at the end of the window may still grow (repeats,
+       the gap rule's look-ahead): decide it when more text is in */
+    if (s->streaming && ne == o->len) {
+        if (os < s->pending_from)
+            s->pending_from = os;
+        return 0;
+    }
     for (uint32_t r = t->first_ref; r != UINT32_MAX; r = g->refs[r].next) {
         const term_ref *ref = &g->refs[r];
         if (ref->rule != RULE_ALLOW) {
             const crule *cr = &s->pol->rules[ref->rule];
+            if (s->streaming && cr->src->boundary == PSRC_BOUNDARY_WORD &&
+                !wordbreak_decidable(s->text, s->text_len, oe)) {
+                if (os < s->pending_from)
+                    s->pending_from = os;
+                continue;
+            }
             if (cr->src->boundary == PSRC_BOUNDARY_WORD &&
                 (!wordbreak_is_boundary(&s->wb, s->text, s->text_len, os) ||
                  !wordbreak_is_boundary(&s->wb, s->text, s->text_len, oe)))
@@ -204,11 +217,21 @@ static int run_regex(policy_scratch *s, uint32_t ri, const crule *r,
 {
     PCRE2_SIZE off = 0;
     int limited = 0;
+    uint32_t opts = PCRE2_NO_UTF_CHECK |
+        (s->streaming ? PCRE2_PARTIAL_HARD : 0u);
     while (off <= n) {
-        int rc = pcre2_match(r->re, (PCRE2_SPTR)subject, n, off,
-            PCRE2_NO_UTF_CHECK, s->md, s->mctx);
+        int rc = pcre2_match(r->re, (PCRE2_SPTR)subject, n, off, opts,
+            s->md, s->mctx);
         if (rc == PCRE2_ERROR_NOMATCH)
             break;
+        if (rc == PCRE2_ERROR_PARTIAL) {
+            /* could still become a match with more text: hold it */
+            size_t ps = pcre2_get_ovector_pointer(s->md)[0];
+            size_t os = map ? (ps < n ? map->src[ps] : s->text_len) : ps;
+            if (os < s->pending_from)
+                s->pending_from = os;
+            break;
+        }
         if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
             rc == PCRE2_ERROR_HEAPLIMIT) {
             limited = 1;
@@ -379,6 +402,11 @@ static void resolve_all(sluice_policy *p, policy_scratch *s, size_t from)
                 for (uint32_t k = 0; k < r->nslots && k < 64; k++)
                     c[pick[k]].keep = 1;
         }
+        /* streaming: an occurrence near the end may yet complete a window */
+        for (size_t a = i; s->streaming && a < j; a++)
+            if (!c[a].keep && c[a].start < s->pending_from &&
+                cp_dist(o, c[a].nstart, o->len, within) <= within)
+                s->pending_from = c[a].start;
         i = j;
     }
     size_t w = from;
@@ -390,7 +418,8 @@ static void resolve_all(sluice_policy *p, policy_scratch *s, size_t from)
 
 /* ---- decision ------------------------------------------------------------ */
 
-static int has_cjk(const char *text, size_t len)
+/* Offset of the first CJK ideograph in text, or SIZE_MAX. */
+size_t check_first_cjk(const char *text, size_t len)
 {
     const unsigned char *t = (const unsigned char *)text;
     for (size_t i = 0; i + 2 < len; i++) {
@@ -398,20 +427,25 @@ static int has_cjk(const char *text, size_t len)
             uint32_t cp = ((uint32_t)(t[i] & 0x0F) << 12) |
                 ((uint32_t)(t[i + 1] & 0x3F) << 6) | (t[i + 2] & 0x3F);
             if (cp >= 0x3400 && cp <= 0x9FFF)
-                return 1;
+                return i;
         }
     }
-    return 0;
+    return SIZE_MAX;
 }
 
-static int lang_zh(const sluice_policy *p, const char *text, size_t len)
+/*
+ * Language of a mask or refusal that ends at `end`: the policy's, or with
+ * `language: auto` Chinese if an ideograph occurs before `end`. Judging
+ * only the text up to the span keeps streamed and whole-text output equal.
+ */
+int check_lang_zh(const sluice_policy *p, size_t first_cjk, size_t end)
 {
     const char *l = p->src->language;
     if (strcmp(l, "zh") == 0)
         return 1;
     if (strcmp(l, "en") == 0)
         return 0;
-    return has_cjk(text, len);
+    return first_cjk < end;
 }
 
 static char *dup_bytes(const char *s, size_t n)
@@ -427,7 +461,7 @@ static char *dup_bytes(const char *s, size_t n)
 
 /* Input with each (merged) redact span replaced by its rule's mask. */
 static char *redact(const sluice_policy *p, const cand *c, size_t n,
-    const char *text, size_t len, int zh, size_t *outlen)
+    const char *text, size_t len, size_t fcjk, size_t *outlen)
 {
     size_t cap = len + 1, used = 0, pos = 0;
     char *o = malloc(cap);
@@ -446,7 +480,7 @@ static char *redact(const sluice_policy *p, const cand *c, size_t n,
         for (size_t k = i + 1; k < n && c[k].start < b; k++)
             if (p->rules[c[k].rule].action == SLUICE_REDACT && c[k].end > b)
                 b = c[k].end;
-        const char *m = zh ? r->mask_zh : r->mask_en;
+        const char *m = check_lang_zh(p, fcjk, b) ? r->mask_zh : r->mask_en;
         size_t ml = strlen(m), need = used + (a - pos) + ml + (len - b) + 1;
         if (need > cap) {
             while (cap < need)
@@ -548,14 +582,20 @@ static int decide(sluice_policy *p, policy_scratch *s, const char *text,
         v->spans[i].rule = p->rules[c[i].rule].id;
         v->spans[i].action = (sluice_action)p->rules[c[i].rule].action;
     }
+    size_t fcjk = check_first_cjk(text, len);
     if (action == SLUICE_BLOCK) {
-        const char *ref = lang_zh(p, text, len) ? p->src->refusal_zh :
+        size_t end = len;
+        for (size_t i = 0; i < n; i++)
+            if (p->rules[c[i].rule].action == SLUICE_BLOCK) {
+                end = c[i].end;
+                break;
+            }
+        const char *ref = check_lang_zh(p, fcjk, end) ? p->src->refusal_zh :
             p->src->refusal_en;
         v->output_len = strlen(ref);
         v->output = dup_bytes(ref, v->output_len);
     } else if (action == SLUICE_REDACT) {
-        v->output = redact(p, c, n, text, len, lang_zh(p, text, len),
-            &v->output_len);
+        v->output = redact(p, c, n, text, len, fcjk, &v->output_len);
     } else {
         v->output_len = len;
         v->output = dup_bytes(text, len);
@@ -599,23 +639,24 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
     return 0;
 }
 
-int check_run(sluice_policy *p, policy_scratch *s, const char *text,
-    size_t len, size_t max_spans, sluice_verdict **out)
+int check_window(sluice_policy *p, policy_scratch *s, const char *text,
+    size_t len, int streaming, size_t *invalid)
 {
-    size_t invalid = 0;
-    int rc, limited = 0;
+    int rc;
 
-    *out = NULL;
     s->ncands = 0;
     s->oom = 0;
     s->pol = p;
     s->text = text;
     s->text_len = len;
-    if ((rc = match_all(p, s, text, len, &invalid)) != 0)
+    s->streaming = streaming;
+    s->pending_from = len;
+    s->limited = 0;
+    if ((rc = match_all(p, s, text, len, invalid)) != 0)
         return rc;
-    rc = run_regexes(p, s, text, len, invalid);
+    rc = run_regexes(p, s, text, len, *invalid);
     if (rc == SLUICE_ELIMIT)
-        limited = 1;
+        s->limited = 1;
     else if (rc != 0)
         return rc;
 
@@ -637,6 +678,19 @@ int check_run(sluice_policy *p, policy_scratch *s, const char *text,
     if (s->ncands > 1)
         qsort(s->cands, s->ncands, sizeof *s->cands, cmp_cand);
     apply_allow(s);
+    return 0;
+}
+
+int check_run(sluice_policy *p, policy_scratch *s, const char *text,
+    size_t len, size_t max_spans, sluice_verdict **out)
+{
+    size_t invalid = 0;
+    int rc, limited;
+
+    *out = NULL;
+    if ((rc = check_window(p, s, text, len, 0, &invalid)) != 0)
+        return rc;
+    limited = s->limited;
 
     sluice_verdict *v = calloc(1, sizeof *v);
     if (v == NULL)
@@ -652,8 +706,8 @@ int check_run(sluice_policy *p, policy_scratch *s, const char *text,
         /* A regex gave up: fail closed, the text was not fully checked. */
         v->reason = "regex_limit";
         if (v->action < SLUICE_BLOCK) {
-            const char *ref = lang_zh(p, text, len) ? p->src->refusal_zh :
-                p->src->refusal_en;
+            const char *ref = check_lang_zh(p, check_first_cjk(text, len), len)
+                ? p->src->refusal_zh : p->src->refusal_en;
             char *o = dup_bytes(ref, strlen(ref));
             if (o == NULL) {
                 sluice_verdict_free(v);

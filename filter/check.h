@@ -44,6 +44,11 @@ struct policy_scratch {
     int oom;
     uint8_t *fired;                /* per rule: fired in this check */
     size_t nfired;
+    /* streaming: the text is a window whose end is not the end of the
+       output; whatever depends on bytes past it is pending */
+    int streaming;
+    size_t pending_from;           /* lowest start of anything pending */
+    int limited;                   /* a regex hit its resource limit */
 };
 
 policy_scratch *scratch_new(const sluice_policy *p);
@@ -55,5 +60,24 @@ void scratch_free(policy_scratch *s);
  */
 int check_run(sluice_policy *p, policy_scratch *s, const char *text,
     size_t len, size_t max_spans, sluice_verdict **out);
+
+/*
+ * Match `text` and leave the surviving candidates in s->cands, sorted by
+ * (start, end, rule), co-occurrence windows resolved and allow lists
+ * applied. With `streaming` set, candidates that depend on bytes past the
+ * end are left out and s->pending_from is the lowest offset any of them
+ * (or a partial regex match) starts at (len if none).
+ */
+int check_window(sluice_policy *p, policy_scratch *s, const char *text,
+    size_t len, int streaming, size_t *invalid);
+
+/* Offset of the first CJK ideograph in text[0..len), or SIZE_MAX. */
+size_t check_first_cjk(const char *text, size_t len);
+
+/*
+ * Language of a mask or refusal for a span ending at `end`, given the
+ * offset of the text's first ideograph: 1 Chinese, 0 English.
+ */
+int check_lang_zh(const sluice_policy *p, size_t first_cjk, size_t end);
 
 #endif

@@ -87,3 +87,15 @@ int wordbreak_is_boundary(wordbreak *w, const char *text, size_t len,
         return 1;
     return ubrk_isBoundary((UBreakIterator *)w->bi, (int32_t)(off - ws)) != 0;
 }
+
+int wordbreak_decidable(const char *text, size_t len, size_t off)
+{
+    const unsigned char *t = (const unsigned char *)text;
+    if (off == 0)
+        return 1;
+    if (off >= len)
+        return 0;   /* the next character decides */
+    if (t[off - 1] < 0x80 && t[off] < 0x80)
+        return 1;
+    return len - off > WINDOW + 4;
+}

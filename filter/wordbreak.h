@@ -25,4 +25,11 @@ void wordbreak_free(wordbreak *w);
 int wordbreak_is_boundary(wordbreak *w, const char *text, size_t len,
     size_t off);
 
+/*
+ * 1 if wordbreak_is_boundary(text, len, off) would give the same answer
+ * whatever text followed text[len - 1]: the bytes it reads are all there.
+ * Streaming sessions hold a candidate back until it is.
+ */
+int wordbreak_decidable(const char *text, size_t len, size_t off);
+
 #endif

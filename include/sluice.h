@@ -245,10 +245,70 @@ SLUICE_API SLUICE_WUR int sluice_verdict_json(const sluice_verdict *v,
     char **out, size_t *len);
 
 /* ------------------------------------------------------------------------
- * Streaming sessions (filled in by the streaming work)
+ * Streaming sessions
+ *
+ * A session checks one output that arrives in chunks (tokens). Each feed
+ * returns the bytes that may be released now, already redacted: text is
+ * held back only while a match that could cover it is still pending, and
+ * released as soon as none can. On a block, the session stops and returns
+ * the refusal. For any way of cutting a text into chunks, the session's
+ * verdict equals sluice_check()'s on the whole text (docs/streaming.md).
+ * One thread at a time; a session may move between threads.
  * ---------------------------------------------------------------------- */
 
 typedef struct sluice_session sluice_session;
+
+#define SLUICE_SESSION_OPTIONS_VERSION 1
+typedef struct sluice_session_options {
+    unsigned version;       /* SLUICE_SESSION_OPTIONS_VERSION */
+    size_t max_held;        /* bytes a session may hold back; over it the
+                               session fails closed (block, reason
+                               "session_limit"). 0: default 1 MiB */
+} sluice_session_options;
+#define SLUICE_SESSION_OPTIONS_INIT { SLUICE_SESSION_OPTIONS_VERSION, 0 }
+
+/* What a feed or finish lets through. `data` is borrowed: valid until the
+   next call on the session. */
+typedef struct sluice_release {
+    const char *data;
+    size_t len;
+    int stop;               /* 1: blocked; data is the refusal text */
+} sluice_release;
+
+/*
+ * Open a session on `e`. It pins the engine's current policy for its whole
+ * life, even if the engine swaps policies meanwhile. `meta` (copied) and
+ * `opts` may be NULL. Errors: SLUICE_ENOPOLICY, SLUICE_ENOMEM.
+ */
+SLUICE_API SLUICE_WUR int sluice_session_new(sluice_session **out,
+    sluice_engine *e, const sluice_meta *meta,
+    const sluice_session_options *opts, sluice_error *err);
+
+/*
+ * Feed the next `len` bytes (cut anywhere, even inside a UTF-8 sequence).
+ * On return *out says what to release now (possibly nothing), or, with
+ * out->stop set, that the output is blocked: release out->data (the
+ * refusal) and stop; later feeds return SLUICE_EMISUSE. Returns 0 or a
+ * negative SLUICE_E* code (the caller must then not release anything more).
+ */
+SLUICE_API SLUICE_WUR int sluice_session_feed(sluice_session *s,
+    const char *chunk, size_t len, sluice_release *out);
+
+/*
+ * The output is complete: release the rest (*out) and get the verdict
+ * (*verdict, caller-owned). A session's verdict has the action, rules,
+ * categories and spans of the whole text; its output is the refusal when
+ * blocked and empty otherwise (what to release was given by the feeds).
+ * May be called once, also after a stop.
+ */
+SLUICE_API SLUICE_WUR int sluice_session_finish(sluice_session *s,
+    sluice_release *out, sluice_verdict **verdict);
+
+/* Bytes fed but not yet released (the holdback). */
+SLUICE_API size_t sluice_session_held(const sluice_session *s);
+
+/* Free the session (NULL is a no-op). */
+SLUICE_API void sluice_session_free(sluice_session *s);
 
 #ifdef __cplusplus
 }

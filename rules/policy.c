@@ -52,6 +52,9 @@ static void policy_destroy(sluice_policy *p)
         free(g->terms);
         free(g->refs);
         free(g->runpool);
+        free(g->bytes);
+        free(g->off);
+        free(g->sorted);
     }
     if (p->rules != NULL)
         for (size_t i = 0; i < p->nrules; i++)

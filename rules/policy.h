@@ -55,6 +55,10 @@ typedef struct mgroup {
     size_t nrefs;
     uint8_t *runpool;
     size_t nrunpool;
+    unsigned char *bytes;  /* normalized terms back to back */
+    uint32_t *off;         /* per term: offset into bytes */
+    uint32_t *sorted;      /* term ids sorted by bytes (prefix search) */
+    uint32_t maxlen;       /* longest term, bytes */
 } mgroup;
 
 typedef struct crule {
@@ -88,6 +92,7 @@ struct sluice_policy {
     int has_regex_norm;      /* ... on normalized text */
     int has_boundary;        /* some rule asks for word boundaries */
     unsigned regex_flags;    /* normalization for `on: normalized` regexes */
+    size_t stream_context;   /* bytes of left context a session keeps */
     pthread_mutex_t pool_lock;
     policy_scratch *pool;    /* free scratch objects */
 };

@@ -446,7 +446,7 @@ static int compile_regex(crule *r, sluice_error *err)
             (const char *)msg);
     }
     /* JIT is an optimisation: if it is unavailable the interpreter runs. */
-    (void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+    (void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
     return 0;
 }
 
@@ -525,6 +525,62 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_term(const void *a, const void *b, void *ctx)
+{
+    const mgroup *g = ctx;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    size_t lx = g->terms[x].len, ly = g->terms[y].len;
+    int c = memcmp(g->bytes + g->off[x], g->bytes + g->off[y],
+        lx < ly ? lx : ly);
+    if (c != 0)
+        return c;
+    return lx < ly ? -1 : (lx > ly);
+}
+
+/* Hand the term bytes to the group and sort ids for prefix search. */
+static int finish_group(gbuild *b)
+{
+    mgroup *g = b->g;
+    g->bytes = b->bytes;
+    g->off = b->off;
+    b->bytes = NULL;
+    b->off = NULL;
+    g->sorted = malloc((g->nterms ? g->nterms : 1) * sizeof *g->sorted);
+    if (g->sorted == NULL)
+        return SLUICE_ENOMEM;
+    for (size_t i = 0; i < g->nterms; i++) {
+        g->sorted[i] = (uint32_t)i;
+        if (g->terms[i].len > g->maxlen)
+            g->maxlen = g->terms[i].len;
+    }
+    qsort_r(g->sorted, g->nterms, sizeof *g->sorted, cmp_term, g);
+    return 0;
+}
+
+/*
+ * Left context a streaming session keeps before its commit point, so a
+ * re-scan of its window sees what a whole-text check would: the word-break
+ * window, regex look-behind, co-occurrence windows.
+ */
+static size_t stream_context(const sluice_policy *p)
+{
+    size_t ctx = 128;
+    for (size_t i = 0; i < p->nrules; i++) {
+        const crule *r = &p->rules[i];
+        size_t need = 0;
+        if (r->re != NULL) {
+            uint32_t lb = 0;
+            if (pcre2_pattern_info(r->re, PCRE2_INFO_MAXLOOKBEHIND, &lb) == 0)
+                need = (size_t)lb * 4 + 16;
+        }
+        if (r->src->kind == PSRC_ALL && r->group >= 0)
+            need = (size_t)r->src->within * 4 + p->groups[r->group].maxlen * 4 + 64;
+        if (need > ctx)
+            ctx = need;
+    }
+    return ctx;
 }
 
 static void gbuild_free(gbuild *b, size_t n)
@@ -636,10 +692,16 @@ int policy_compile(sluice_policy **out, psrc *src, sluice_error *err)
     }
     if ((rc = add_all_terms(p, gb, err)) != 0)
         goto fail;
-    for (size_t i = 0; i < p->ngroups; i++)
+    for (size_t i = 0; i < p->ngroups; i++) {
         if ((rc = build_db(&gb[i], err, src->files[0])) != 0)
             goto fail;
+        if ((rc = finish_group(&gb[i])) != 0) {
+            cerr(err, rc, NULL, 0, "out of memory");
+            goto fail;
+        }
+    }
     gbuild_free(gb, MAX_GROUPS);
+    p->stream_context = stream_context(p);
     p->compile_ms = now_ms() - t0;
     *out = p;
     return 0;

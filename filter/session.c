@@ -1,0 +1,579 @@
+/*
+ * session.c - streaming checks: one output arriving in chunks.
+ *
+ * Design. A session keeps the bytes it has not released, plus some left
+ * context, in one buffer (the window). Each feed re-runs the whole-text
+ * matcher over the window in streaming mode, in which anything that could
+ * still change with more text is "pending": a literal hit at the end of
+ * a normalized stream, a word boundary whose ICU window is not all there,
+ * a partial regex match (PCRE2_PARTIAL_HARD), a co-occurrence window that
+ * may yet complete. Added to those, any suffix of a normalized stream that
+ * is a prefix of a term may grow into a match. The hold point R is the
+ * lowest original offset any of these starts at.
+ *
+ * Invariant: every candidate of the whole text that starts before the
+ * commit frontier F has been committed (recorded with its span, rule and
+ * action), and none that starts at or after it. Each feed commits the
+ * window's candidates in [F, R) and moves F to R. Bytes are released up
+ * to R, with committed redactions applied, except that a redaction that
+ * straddles R holds the release at its start. A committed block stops the
+ * session with the refusal.
+ *
+ * The window keeps `stream_context` bytes before F (a policy property:
+ * ICU's word-break window, regex look-behind, co-occurrence reach), so
+ * that the re-scan sees around every candidate at or after F what a
+ * whole-text check would. Candidates before F found again are ignored.
+ *
+ * Memory: the window is at most held bytes + context; over `max_held` the
+ * session fails closed (block, reason "session_limit").
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter/check.h"
+#include "filter/engine.h"
+#include "filter/verdict.h"
+
+#define DEFAULT_MAX_HELD ((size_t)1 << 20)
+
+typedef struct cspan {
+    uint64_t start, end;   /* absolute original offsets */
+    uint32_t rule;
+} cspan;
+
+struct sluice_session {
+    sluice_engine *engine;
+    sluice_policy *pol;         /* pinned reference */
+    policy_scratch *scratch;    /* borrowed from pol's pool for our life */
+    sluice_meta meta;           /* owned copies */
+    char *meta_buf;
+
+    char *buf;                  /* original bytes from `base` on */
+    size_t blen, bcap;
+    uint64_t base;              /* absolute offset of buf[0] */
+    uint64_t total;             /* bytes fed */
+    uint64_t frontier;          /* F: commit frontier */
+    uint64_t released;          /* bytes of input released (<= F) */
+    uint64_t first_cjk;         /* absolute, UINT64_MAX if none yet */
+    uint64_t cjk_scanned;       /* input scanned for first_cjk */
+
+    cspan *spans;               /* committed, in start order */
+    size_t nspans, capspans;
+    size_t span_emit;           /* first span not yet fully released */
+    size_t kept;                /* spans kept for the verdict (cap) */
+    int truncated;
+    uint8_t *fired;
+    int action;
+    const char *reason;
+
+    norm_state inv_state;       /* counts invalid UTF-8 exactly as */
+    norm_out inv_out;           /* a whole-text check would */
+    size_t invalid;
+
+    char *out;                  /* released bytes of the last call */
+    size_t olen, ocap;
+    size_t max_held;
+    size_t max_spans;
+    int stopped, finished;
+    sluice_verdict *stop_verdict;
+};
+
+/* ---- small buffers ------------------------------------------------------ */
+
+static int out_put(sluice_session *s, const char *p, size_t n)
+{
+    if (s->olen + n + 1 > s->ocap) {
+        size_t c = s->ocap ? s->ocap : 256;
+        while (c < s->olen + n + 1)
+            c *= 2;
+        char *q = realloc(s->out, c);
+        if (q == NULL)
+            return SLUICE_ENOMEM;
+        s->out = q;
+        s->ocap = c;
+    }
+    memcpy(s->out + s->olen, p, n);
+    s->olen += n;
+    s->out[s->olen] = '\0';
+    return 0;
+}
+
+static int buf_append(sluice_session *s, const char *p, size_t n)
+{
+    if (s->blen + n > s->bcap) {
+        size_t c = s->bcap ? s->bcap : 1024;
+        while (c < s->blen + n)
+            c *= 2;
+        char *q = realloc(s->buf, c);
+        if (q == NULL)
+            return SLUICE_ENOMEM;
+        s->buf = q;
+        s->bcap = c;
+    }
+    if (n > 0)
+        memcpy(s->buf + s->blen, p, n);
+    s->blen += n;
+    return 0;
+}
+
+static int copy_meta(sluice_session *s, const sluice_meta *m)
+{
+    const char *f[4] = {0};
+    size_t need = 0;
+    if (m == NULL)
+        return 0;
+    f[0] = m->request_id;
+    f[1] = m->tenant;
+    f[2] = m->subject;
+    f[3] = m->model;
+    for (int i = 0; i < 4; i++)
+        need += f[i] ? strlen(f[i]) + 1 : 0;
+    if (need == 0)
+        return 0;
+    s->meta_buf = malloc(need);
+    if (s->meta_buf == NULL)
+        return SLUICE_ENOMEM;
+    char *w = s->meta_buf;
+    const char **dst[4] = {&s->meta.request_id, &s->meta.tenant,
+        &s->meta.subject, &s->meta.model};
+    for (int i = 0; i < 4; i++) {
+        if (f[i] == NULL)
+            continue;
+        size_t n = strlen(f[i]) + 1;
+        memcpy(w, f[i], n);
+        *dst[i] = w;
+        w += n;
+    }
+    return 0;
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+int sluice_session_new(sluice_session **out, sluice_engine *e,
+    const sluice_meta *meta, const sluice_session_options *opts,
+    sluice_error *err)
+{
+    if (out == NULL || e == NULL)
+        return psrc_error(err, SLUICE_EINVAL, NULL, 0,
+            "sluice_session_new: out and engine are required");
+    *out = NULL;
+    if (opts != NULL && opts->version != SLUICE_SESSION_OPTIONS_VERSION)
+        return psrc_error(err, SLUICE_EINVAL, NULL, 0,
+            "sluice_session_options.version is %u, expected %u",
+            opts->version, SLUICE_SESSION_OPTIONS_VERSION);
+    sluice_session *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return psrc_error(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
+    s->engine = e;
+    s->pol = sluice_engine_policy(e);
+    if (s->pol == NULL) {
+        free(s);
+        return psrc_error(err, SLUICE_ENOPOLICY, NULL, 0,
+            "no policy loaded: output must not be released");
+    }
+    s->max_held = opts && opts->max_held ? opts->max_held : DEFAULT_MAX_HELD;
+    s->max_spans = engine_max_spans(e);
+    s->first_cjk = UINT64_MAX;
+    norm_state_init(&s->inv_state, 0, 0);
+    norm_out_init(&s->inv_out);
+    s->scratch = policy_scratch_get(s->pol);
+    s->fired = calloc(s->pol->nrules ? s->pol->nrules : 1, 1);
+    if (s->scratch == NULL || s->fired == NULL || copy_meta(s, meta) != 0) {
+        sluice_session_free(s);
+        return psrc_error(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
+    }
+    *out = s;
+    return 0;
+}
+
+void sluice_session_free(sluice_session *s)
+{
+    if (s == NULL)
+        return;
+    if (s->scratch != NULL)
+        policy_scratch_put(s->pol, s->scratch);
+    sluice_verdict_free(s->stop_verdict);
+    sluice_policy_unref(s->pol);
+    norm_out_free(&s->inv_out);
+    free(s->meta_buf);
+    free(s->buf);
+    free(s->spans);
+    free(s->fired);
+    free(s->out);
+    free(s);
+}
+
+size_t sluice_session_held(const sluice_session *s)
+{
+    return s ? (size_t)(s->total - s->released) : 0;
+}
+
+/* ---- holding back ------------------------------------------------------- */
+
+/* Bytes at the end of b[0..n) that begin a UTF-8 sequence not yet whole. */
+static size_t incomplete_tail(const char *b, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)b;
+    for (size_t k = 1; k <= 3 && k <= n; k++) {
+        unsigned char c = u[n - k];
+        if ((c & 0xC0) == 0x80)
+            continue;           /* continuation: look further back */
+        size_t need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ?
+            3 : c >= 0xC2 && c <= 0xDF ? 2 : 1;
+        return need > k ? k : 0;
+    }
+    return 0;
+}
+
+/* Is s[0..n) a prefix of some term of g (binary search over sorted)? */
+static int is_term_prefix(const mgroup *g, const unsigned char *p, size_t n)
+{
+    size_t lo = 0, hi = g->nterms;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const cterm *t = &g->terms[g->sorted[mid]];
+        size_t m = t->len < n ? t->len : n;
+        int c = memcmp(g->bytes + g->off[g->sorted[mid]], p, m);
+        if (c == 0 && t->len < n)
+            c = -1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == g->nterms)
+        return 0;
+    const cterm *t = &g->terms[g->sorted[lo]];
+    return t->len >= n && memcmp(g->bytes + g->off[g->sorted[lo]], p, n) == 0;
+}
+
+/*
+ * The original offset where the longest suffix of group stream `o` that
+ * is a prefix of one of g's terms begins (a match may still grow from
+ * there), or `none` if no suffix is.
+ */
+static size_t prefix_hold(const mgroup *g, const norm_out *o, size_t none)
+{
+    if (g->nterms == 0 || o->len == 0)
+        return none;
+    size_t from = o->len > g->maxlen ? o->len - g->maxlen : 0;
+    for (size_t q = from; q < o->len; q++) {
+        if ((o->text[q] & 0xC0) == 0x80)
+            continue;
+        if (is_term_prefix(g, o->text + q, o->len - q))
+            return o->src[q];
+    }
+    return none;
+}
+
+/* ---- committing and releasing ------------------------------------------ */
+
+static int commit(sluice_session *s, const cand *c)
+{
+    const crule *r = &s->pol->rules[c->rule];
+    if (s->nspans == s->capspans) {
+        size_t n = s->capspans ? s->capspans * 2 : 16;
+        cspan *q = realloc(s->spans, n * sizeof *q);
+        if (q == NULL)
+            return SLUICE_ENOMEM;
+        s->spans = q;
+        s->capspans = n;
+    }
+    cspan *sp = &s->spans[s->nspans++];
+    sp->start = s->base + c->start;
+    sp->end = s->base + c->end;
+    sp->rule = c->rule;
+    s->fired[c->rule] = 1;
+    if (r->action > s->action)
+        s->action = r->action;
+    return 0;
+}
+
+/* The original byte at absolute offset `abs` (must be in the buffer). */
+static const char *at(const sluice_session *s, uint64_t abs)
+{
+    return s->buf + (size_t)(abs - s->base);
+}
+
+/*
+ * Release input up to absolute `upto`, redacting committed spans; a merged
+ * redaction that ends after `upto` stops the release at its start.
+ */
+static int release(sluice_session *s, uint64_t upto)
+{
+    const sluice_policy *p = s->pol;
+    size_t i = s->span_emit;
+    while (s->released < upto) {
+        /* next redact span at or after released */
+        while (i < s->nspans && (p->rules[s->spans[i].rule].action !=
+            SLUICE_REDACT || s->spans[i].end <= s->released))
+            i++;
+        uint64_t a = i < s->nspans ? s->spans[i].start : UINT64_MAX;
+        if (a < s->released)
+            a = s->released;
+        if (a >= upto) {
+            int rc = out_put(s, at(s, s->released),
+                (size_t)(upto - s->released));
+            if (rc != 0)
+                return rc;
+            s->released = upto;
+            break;
+        }
+        uint64_t b = s->spans[i].end;
+        size_t k = i + 1;
+        for (; k < s->nspans && s->spans[k].start < b; k++)
+            if (p->rules[s->spans[k].rule].action == SLUICE_REDACT &&
+                s->spans[k].end > b)
+                b = s->spans[k].end;
+        if (b > upto) {   /* straddles: release up to its start only */
+            int rc = out_put(s, at(s, s->released),
+                (size_t)(a - s->released));
+            if (rc != 0)
+                return rc;
+            s->released = a;
+            break;
+        }
+        const crule *r = &p->rules[s->spans[i].rule];
+        const char *m = check_lang_zh(p, (size_t)(s->first_cjk ==
+            UINT64_MAX ? SIZE_MAX : s->first_cjk), (size_t)b) ?
+            r->mask_zh : r->mask_en;
+        int rc = out_put(s, at(s, s->released), (size_t)(a - s->released));
+        if (rc == 0)
+            rc = out_put(s, m, strlen(m));
+        if (rc != 0)
+            return rc;
+        s->released = b;
+        i = k;
+    }
+    s->span_emit = i;
+    return 0;
+}
+
+/* Track the first ideograph over the bytes now in the buffer. */
+static void scan_cjk(sluice_session *s, uint64_t upto)
+{
+    if (s->first_cjk != UINT64_MAX || upto <= s->cjk_scanned)
+        return;
+    uint64_t from = s->cjk_scanned > s->base + 2 ? s->cjk_scanned - 2 :
+        s->base;
+    size_t off = check_first_cjk(at(s, from), (size_t)(upto - from));
+    if (off != SIZE_MAX)
+        s->first_cjk = from + off;
+    s->cjk_scanned = upto;
+}
+
+/* Drop buffer bytes no longer needed: before both released and F - ctx. */
+static void trim(sluice_session *s)
+{
+    uint64_t ctx = s->pol->stream_context;
+    uint64_t keep = s->frontier > ctx ? s->frontier - ctx : 0;
+    if (s->released < keep)
+        keep = s->released;
+    if (keep <= s->base)
+        return;
+    while (keep > s->base && (*at(s, keep) & 0xC0) == 0x80)
+        keep--;
+    size_t drop = (size_t)(keep - s->base);
+    if (drop < 4096 && drop * 2 < s->blen)
+        return;   /* amortize the move */
+    memmove(s->buf, s->buf + drop, s->blen - drop);
+    s->blen -= drop;
+    s->base = keep;
+}
+
+/* ---- the step ------------------------------------------------------------ */
+
+static int make_verdict(sluice_session *s, sluice_verdict **out);
+
+static int stop_with(sluice_session *s, const char *reason, sluice_release *r)
+{
+    s->stopped = 1;
+    s->action = SLUICE_BLOCK;
+    if (reason != NULL && s->reason == NULL)
+        s->reason = reason;
+    int rc = make_verdict(s, &s->stop_verdict);
+    if (rc != 0)
+        return rc;
+    /* a block is recorded the moment it happens */
+    rc = engine_record(s->engine, s->stop_verdict, &s->meta, NULL, 0);
+    if (rc != 0)
+        return rc;
+    r->data = sluice_verdict_output(s->stop_verdict, &r->len);
+    r->stop = 1;
+    return 0;
+}
+
+/*
+ * Re-scan the window, commit what is settled, release what is safe.
+ * With `final`, nothing is pending: everything commits and releases.
+ */
+static int step(sluice_session *s, int final, sluice_release *r)
+{
+    sluice_policy *p = s->pol;
+    policy_scratch *sc = s->scratch;
+    size_t wend = final ? s->blen : s->blen - incomplete_tail(s->buf, s->blen);
+    size_t inv = 0;
+    int rc;
+
+    r->data = NULL;
+    r->len = 0;
+    r->stop = 0;
+    s->olen = 0;
+    scan_cjk(s, s->base + wend);
+    if ((rc = check_window(p, sc, s->buf, wend, !final, &inv)) != 0)
+        return rc;
+    size_t hold = final ? wend : sc->pending_from;
+    for (size_t g = 0; !final && g < p->ngroups; g++)
+        if (p->groups[g].db != NULL) {
+            size_t h = prefix_hold(&p->groups[g], &sc->norm[g], wend);
+            if (h < hold)
+                hold = h;
+        }
+    uint64_t R = s->base + hold;
+    if (R < s->frontier)
+        R = s->frontier;   /* never un-commit */
+    for (size_t i = 0; i < sc->ncands; i++) {
+        uint64_t a = s->base + sc->cands[i].start;
+        if (a >= s->frontier && a < R && (rc = commit(s, &sc->cands[i])) != 0)
+            return rc;
+    }
+    s->frontier = R;
+    if (sc->limited)
+        return stop_with(s, "regex_limit", r);
+    if (s->action == SLUICE_BLOCK)
+        return stop_with(s, NULL, r);
+    if (s->total - R > s->max_held)
+        return stop_with(s, "session_limit", r);
+    if ((rc = release(s, R)) != 0)
+        return rc;
+    r->data = s->out ? s->out : "";
+    r->len = s->olen;
+    trim(s);
+    return 0;
+}
+
+int sluice_session_feed(sluice_session *s, const char *chunk, size_t len,
+    sluice_release *out)
+{
+    if (s == NULL || out == NULL || (chunk == NULL && len > 0))
+        return SLUICE_EINVAL;
+    out->data = NULL;
+    out->len = 0;
+    out->stop = 0;
+    if (s->stopped || s->finished)
+        return SLUICE_EMISUSE;
+    int rc = buf_append(s, chunk, len);
+    if (rc == 0) {
+        rc = norm_feed(s->pol->nt, &s->inv_state, chunk, len, 0, &s->inv_out);
+        s->invalid += s->inv_out.invalid;
+        norm_out_reset(&s->inv_out);
+    }
+    if (rc != 0)
+        return rc;
+    s->total += len;
+    return step(s, 0, out);
+}
+
+/* ---- the verdict ----------------------------------------------------------- */
+
+static int make_verdict(sluice_session *s, sluice_verdict **out)
+{
+    const sluice_policy *p = s->pol;
+    sluice_verdict *v = calloc(1, sizeof *v);
+    size_t nr = 0;
+    *out = NULL;
+    if (v == NULL)
+        return SLUICE_ENOMEM;
+    v->policy = sluice_policy_ref(s->pol);
+    v->action = (sluice_action)s->action;
+    v->invalid = s->invalid;
+    v->reason = s->reason;
+    for (size_t i = 0; i < p->nrules; i++)
+        nr += s->fired[i];
+    v->nspans = s->nspans < s->max_spans ? s->nspans : s->max_spans;
+    v->truncated = s->nspans > s->max_spans;
+    v->rules = calloc(nr ? nr : 1, sizeof *v->rules);
+    v->cats = calloc(nr ? nr : 1, sizeof *v->cats);
+    v->spans = calloc(v->nspans ? v->nspans : 1, sizeof *v->spans);
+    if (v->rules == NULL || v->cats == NULL || v->spans == NULL)
+        goto nomem;
+    for (size_t i = 0; i < p->nrules; i++) {
+        if (!s->fired[i])
+            continue;
+        v->rules[v->nrules++] = p->rules[i].id;
+        const char *cat = p->rules[i].category;
+        int dup = cat == NULL;
+        for (size_t k = 0; k < v->ncats && !dup; k++)
+            dup = strcmp(v->cats[k], cat) == 0;
+        if (!dup)
+            v->cats[v->ncats++] = cat;
+    }
+    for (size_t i = 0; i < v->nspans; i++) {
+        v->spans[i].start = (size_t)s->spans[i].start;
+        v->spans[i].end = (size_t)s->spans[i].end;
+        v->spans[i].rule = p->rules[s->spans[i].rule].id;
+        v->spans[i].action = (sluice_action)p->rules[s->spans[i].rule].action;
+    }
+    const char *o = "";
+    if (v->action == SLUICE_BLOCK) {
+        uint64_t end = s->total;
+        for (size_t i = 0; i < s->nspans; i++)
+            if (p->rules[s->spans[i].rule].action == SLUICE_BLOCK) {
+                end = s->spans[i].end;
+                break;
+            }
+        o = check_lang_zh(p, (size_t)(s->first_cjk == UINT64_MAX ? SIZE_MAX :
+            s->first_cjk), (size_t)end) ? p->src->refusal_zh :
+            p->src->refusal_en;
+    }
+    v->output_len = strlen(o);
+    v->output = malloc(v->output_len + 1);
+    if (v->output == NULL)
+        goto nomem;
+    memcpy(v->output, o, v->output_len + 1);
+    *out = v;
+    return 0;
+nomem:
+    sluice_verdict_free(v);
+    return SLUICE_ENOMEM;
+}
+
+int sluice_session_finish(sluice_session *s, sluice_release *out,
+    sluice_verdict **verdict)
+{
+    int rc;
+    if (s == NULL || out == NULL || verdict == NULL)
+        return SLUICE_EINVAL;
+    *verdict = NULL;
+    out->data = NULL;
+    out->len = 0;
+    out->stop = 0;
+    if (s->finished)
+        return SLUICE_EMISUSE;
+    s->finished = 1;
+    if (s->stopped) {
+        *verdict = s->stop_verdict;
+        s->stop_verdict = NULL;
+        return *verdict ? 0 : SLUICE_EMISUSE;
+    }
+    rc = norm_feed(s->pol->nt, &s->inv_state, NULL, 0, 1, &s->inv_out);
+    if (rc != 0)
+        return rc;
+    s->invalid += s->inv_out.invalid;
+    norm_out_reset(&s->inv_out);
+    if ((rc = step(s, 1, out)) != 0)
+        return rc;
+    if (out->stop) {
+        *verdict = s->stop_verdict;
+        s->stop_verdict = NULL;
+        return 0;
+    }
+    if ((rc = make_verdict(s, verdict)) != 0)
+        return rc;
+    rc = engine_record(s->engine, *verdict, &s->meta, NULL, 0);
+    if (rc != 0) {
+        sluice_verdict_free(*verdict);
+        *verdict = NULL;
+    }
+    return rc;
+}
