@@ -60,7 +60,7 @@ $(BUILD)/obj/%.o: %.c $(wildcard include/*.h rules/*.h filter/*.h ledger/*.h sta
 
 $(BUILD)/obj/cli/%.o: cli/%.c $(wildcard include/*.h cli/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CJSON_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CJSON_CFLAGS) $(shell pkg-config --cflags yaml-0.1) -c $< -o $@
 
 $(BUILD)/libsluice.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -71,7 +71,7 @@ $(BUILD)/libsluice.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libsluice.so.0 $(CFLAGS_SAN) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/sluice: $(CLI_OBJ) $(BUILD)/libsluice.a
-	$(CC) $(CFLAGS_SAN) -o $@ $(CLI_OBJ) $(BUILD)/libsluice.a $(CJSON_LIBS) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_SAN) -o $@ $(CLI_OBJ) $(BUILD)/libsluice.a $(CJSON_LIBS) $(shell pkg-config --libs yaml-0.1) $(LDLIBS_ALL)
 
 $(BUILD)/sluice.pc: Makefile
 	@mkdir -p $(dir $@)

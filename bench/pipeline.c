@@ -12,7 +12,11 @@
  *        regex rules of the policy at --regex-from (their categories
  *        copied too), or, if that has none, a PRC ID regex (on: original,
  *        validate: cn_id) and an e-mail regex.
- *   --set regex-only             the same policy without the terms rule.
+ *   --regex no                   the same policy without the regex rules
+ *        (engine "sluice-terms": normalization and the literal automaton).
+ *   --set regex-only             the same policy without the terms rule;
+ *        then each of its regexes alone through raw PCRE2-JIT (engine
+ *        "pcre2-regex", the rule id in the set column), for comparison.
  *   --policy DIR                 load DIR as it is (--set is then a label).
  *
  * Memory: VmRSS before the policy load, after it, after the checks, and
@@ -33,12 +37,16 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "sluice.h"
 
 typedef struct pipe_args {
     const char *tmp;
     const char *regex_from;
     const char *policy;
+    int regex;                  /* 0: --regex no, the terms rule alone */
 } pipe_args;
 
 static int pipe_arg(void *payload, const char *key, const char *val)
@@ -50,6 +58,10 @@ static int pipe_arg(void *payload, const char *key, const char *val)
         a->regex_from = val;
     else if (strcmp(key, "--policy") == 0)
         a->policy = val;
+    else if (strcmp(key, "--regex") == 0 && strcmp(val, "yes") == 0)
+        a->regex = 1;
+    else if (strcmp(key, "--regex") == 0 && strcmp(val, "no") == 0)
+        a->regex = 0;
     else
         return 0;
     return 1;
@@ -156,11 +168,12 @@ static int scalar_is(const yaml_node_t *n, const char *s)
 
 /*
  * Append to cats and rules ("  - {...}\n" lines) the regex rules of
- * policy.yaml in dir and the categories they name. Returns the number of
+ * policy.yaml in dir and the categories they name, and to rx each rule's
+ * id and regex (NUL-terminated strings, in pairs). Returns the number of
  * rules copied (0 if the file is absent or has none), or -1.
  */
 static int copy_regex_rules(const char *dir, bench_buf *cats,
-    bench_buf *rules)
+    bench_buf *rules, bench_buf *rx)
 {
     char path[4096];
     int pn = snprintf(path, sizeof path, "%s/policy.yaml", dir);
@@ -191,10 +204,18 @@ static int copy_regex_rules(const char *dir, bench_buf *cats,
     for (yaml_node_item_t *it = rs->data.sequence.items.start;
          it < rs->data.sequence.items.top; it++) {
         yaml_node_t *r = yaml_document_get_node(&doc, *it);
-        if (map_get(&doc, r, "regex") == NULL)
+        yaml_node_t *re = map_get(&doc, r, "regex");
+        yaml_node_t *id = map_get(&doc, r, "id");
+        if (re == NULL)
             continue;
         if (buf_puts(rules, "  - ") || emit_flow(rules, &doc, r, 0) ||
-            buf_puts(rules, "\n")) {
+            buf_puts(rules, "\n") ||
+            (re->type == YAML_SCALAR_NODE &&
+             (buf_puts(rx, id != NULL && id->type == YAML_SCALAR_NODE ?
+                  (const char *)id->data.scalar.value : "?") ||
+              bench_buf_append(rx, "", 1) ||
+              buf_puts(rx, (const char *)re->data.scalar.value) ||
+              bench_buf_append(rx, "", 1)))) {
             copied = -1;
             goto parser;
         }
@@ -266,6 +287,10 @@ static const char FALLBACK_RULES[] =
     " regex: '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}',"
     " validate: email, on: original}\n";
 
+static const char FALLBACK_RX[] =
+    "bench.pii.cn_id\0(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])\0"
+    "bench.pii.email\0[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}";
+
 #define MAX_REGEX_RULES 256
 
 /* The policy being written: its regex rules, one line each. */
@@ -277,18 +302,23 @@ typedef struct policy_parts {
     int line[MAX_REGEX_RULES];       /* line of each rule in policy.yaml */
     int from_baseline;
     bench_buf refused;               /* why rules were dropped, for a note */
+    bench_buf rx;                    /* id, regex, id, regex ... ("\0" after each) */
 } policy_parts;
 
-static int parts_init(policy_parts *pp, const char *regex_from)
+static int parts_init(policy_parts *pp, const char *regex_from, int regex)
 {
     memset(pp, 0, sizeof *pp);
+    if (!regex)
+        return 0;
     int n = regex_from != NULL ?
-        copy_regex_rules(regex_from, &pp->cats, &pp->rules) : 0;
+        copy_regex_rules(regex_from, &pp->cats, &pp->rules, &pp->rx) : 0;
     if (n < 0)
         return -1;
     pp->from_baseline = n > 0;
     if (n == 0 && (buf_puts(&pp->cats, FALLBACK_CATS) ||
-                   buf_puts(&pp->rules, FALLBACK_RULES)))
+                   buf_puts(&pp->rules, FALLBACK_RULES) ||
+                   bench_buf_append(&pp->rx, FALLBACK_RX,
+                       sizeof FALLBACK_RX)))
         return -1;
     for (size_t i = 0; i < pp->rules.len; i++)
         pp->nrules += pp->rules.p[i] == '\n';
@@ -300,6 +330,7 @@ static void parts_free(policy_parts *pp)
     bench_buf_free(&pp->cats);
     bench_buf_free(&pp->rules);
     bench_buf_free(&pp->refused);
+    bench_buf_free(&pp->rx);
 }
 
 static int count_lines(const bench_buf *b)
@@ -476,12 +507,84 @@ static int check_piece(void *ctx, const char *p, size_t len,
     return 0;
 }
 
+/* ---- each regex rule alone, raw PCRE2-JIT over the original text ---- */
+
+typedef struct rx_ctx {
+    pcre2_code *code;
+    pcre2_match_data *md;
+} rx_ctx;
+
+static int rx_scan_piece(void *ctx, const char *p, size_t len,
+    uint64_t *matches)
+{
+    rx_ctx *r = ctx;
+    size_t off = 0;
+    while (off < len) {
+        int rc = pcre2_jit_match(r->code, (PCRE2_SPTR)p, len, off, 0, r->md,
+            NULL);
+        if (rc == PCRE2_ERROR_NOMATCH)
+            break;
+        if (rc < 0) {
+            fprintf(stderr, "pipeline: pcre2_jit_match: %d\n", rc);
+            return -1;
+        }
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
+        (*matches)++;
+        off = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+        while (off < len && ((unsigned char)p[off] & 0xC0) == 0x80)
+            off++;
+    }
+    return 0;
+}
+
+/*
+ * Time every copied regex on its own with PCRE2-JIT (PCRE2_UTF, no
+ * validator, no normalization): what each costs before Sluice adds
+ * anything. Rows: set = rule id, engine "pcre2-regex". 0 or -1.
+ */
+static int run_raw_regexes(const bench_plan *pl, const bench_corpora *c,
+    const policy_parts *pp)
+{
+    const char *q = pp->rx.p, *end = pp->rx.p + pp->rx.len;
+    while (q != NULL && q < end) {
+        const char *id = q, *re = id + strlen(id) + 1;
+        if (re >= end)
+            break;
+        q = re + strlen(re) + 1;
+        int ec;
+        PCRE2_SIZE eo;
+        double t0 = bench_now();
+        rx_ctx r = { pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
+            PCRE2_UTF, &ec, &eo, NULL), NULL };
+        if (r.code == NULL || pcre2_jit_compile(r.code,
+                PCRE2_JIT_COMPLETE) != 0 ||
+            (r.md = pcre2_match_data_create(1, NULL)) == NULL) {
+            fprintf(stderr, "pipeline: cannot compile the regex of %s\n", id);
+            pcre2_code_free(r.code);
+            return -1;
+        }
+        bench_row row;
+        bench_row_init(&row);
+        row.set = id;
+        row.engine = "pcre2-regex";
+        row.compile_ms = (bench_now() - t0) * 1e3;
+        bench_plan one = *pl;
+        one.one_mb = 0;
+        int rc = bench_run_all(&one, c, &row, rx_scan_piece, &r);
+        pcre2_match_data_free(r.md);
+        pcre2_code_free(r.code);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int run(const bench_plan *pl, const pipe_args *a,
     const bench_corpora *c, const bench_terms *t)
 {
     const char *dir = a->policy != NULL ? a->policy : a->tmp;
     policy_parts parts;
-    if (a->policy == NULL && parts_init(&parts, a->regex_from) != 0) {
+    if (a->policy == NULL && parts_init(&parts, a->regex_from, a->regex) != 0) {
         parts_free(&parts);
         return -1;
     }
@@ -489,7 +592,7 @@ static int run(const bench_plan *pl, const pipe_args *a,
     bench_row row;
     bench_row_init(&row);
     row.set = pl->set;
-    row.engine = "sluice";
+    row.engine = a->regex ? "sluice" : "sluice-terms";
     long hwm;
     bench_mem_kb(&row.rss_base_kb, &hwm);
     sluice_policy *p = NULL;
@@ -503,13 +606,14 @@ static int run(const bench_plan *pl, const pipe_args *a,
     bench_mem_kb(&row.rss_loaded_kb, &hwm);
     row.compile_ms = sluice_policy_compile_ms(p);
     row.nterms = sluice_policy_term_count(p);
-    bench_note(pl->set, "sluice: policy %s v%lld, %zu rules, %zu terms "
+    bench_note(pl->set, "%s: policy %s v%lld, %zu rules, %zu terms "
         "(%zu of the set refused and dropped), regex rules %s; "
-        "sluice_policy_load %.0f ms wall, compile %.0f ms",
+        "sluice_policy_load %.0f ms wall, compile %.0f ms", row.engine,
         a->policy != NULL ? a->policy : "(a temporary directory)",
         (long long)sluice_policy_version(p), sluice_policy_rule_count(p),
         sluice_policy_term_count(p), dropped,
-        pp == NULL ? "as in the policy" : pp->from_baseline ?
+        pp == NULL ? "as in the policy" : !a->regex ? "left out" :
+        pp->from_baseline ?
         "copied from the baseline policy" : "built in (cn_id, email)",
         wall_ms, row.compile_ms);
     if (pp != NULL && pp->refused.len > 0)
@@ -529,14 +633,17 @@ static int run(const bench_plan *pl, const pipe_args *a,
     }
     pipe_ctx ctx = { e };
     rc = bench_run_all(pl, c, &row, check_piece, &ctx);
+    if (rc == 0 && pp != NULL && t->n == 0)
+        rc = run_raw_regexes(pl, c, pp);
     if (rc == 0) {
         long rss_trim, hwm_trim;
         if (malloc_trim(0) == 0)
             fprintf(stderr, "pipeline: malloc_trim released nothing\n");
         bench_mem_kb(&rss_trim, &hwm_trim);
-        bench_note(pl->set, "sluice: VmRSS %ld KiB before the policy, "
+        bench_note(pl->set, "%s: VmRSS %ld KiB before the policy, "
             "%ld KiB after loading it, %ld KiB after the checks "
-            "(%ld KiB after malloc_trim), VmHWM %ld KiB", row.rss_base_kb,
+            "(%ld KiB after malloc_trim), VmHWM %ld KiB", row.engine,
+            row.rss_base_kb,
             row.rss_loaded_kb, row.rss_end_kb, rss_trim, hwm_trim);
     }
 done:
@@ -550,12 +657,12 @@ done:
 int main(int argc, char **argv)
 {
     bench_plan pl;
-    pipe_args a = { NULL, NULL, NULL };
+    pipe_args a = { NULL, NULL, NULL, 1 };
     if (bench_plan_parse(&pl, argc, argv, pipe_arg, &a) != 0 ||
         (a.policy == NULL && a.tmp == NULL)) {
         fprintf(stderr, "usage: pipeline --data DIR --set SET (--tmp DIR "
-            "[--regex-from DIR] | --policy DIR) [--cap BYTES]\n"
-            "       [--corpus-cap BYTES] [--corpora yes|no] "
+            "[--regex-from DIR] [--regex yes|no] | --policy DIR)\n"
+            "       [--cap BYTES] [--corpus-cap BYTES] [--corpora yes|no] "
             "[--one-mb yes|no]\n");
         return 2;
     }

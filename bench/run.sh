@@ -5,9 +5,14 @@
 # stages in order; each stage is a function stage_NAME that runs programs
 # from $BUILD/bench, each of which appends its result rows (the format is in
 # bench/bench.h) to $RESULTS; stage_report turns them into tables. To add a
-# benchmark (streaming latency, ledger records/s, thread scaling): write
-# bench/NAME.c, add a stage_NAME function that runs it with `run_prog`, put
-# NAME in STAGES before "report", and teach stage_report its rows.
+# benchmark (ledger records/s, thread scaling, ...): write bench/NAME.c,
+# add a stage_NAME function that runs it with `run_prog` (rows) or
+# `run_prog_to` (its own text), put NAME in DEFAULT_STAGES before "report",
+# and teach stage_report its rows. Stages now: data (checks the data and
+# the programs), throughput (per term set: raw Hyperscan, PCRE2
+# alternation, Sluice, Sluice terms only), regex (the baseline policy's
+# regexes), stream (bench/stream_bench.c: session latency per chunk size),
+# report.
 #
 # Every measurement of one term set with one engine runs in its own process,
 # so VmHWM is that run's own peak. Nothing here fails on timings: the exit
@@ -32,12 +37,13 @@ cd "$ROOT" || exit 2
 BUILD=${BUILD:-build}
 BIN=$BUILD/bench
 DATA=${SLUICE_DATA:-$ROOT/../shared/data}
-DEFAULT_STAGES="data throughput regex report"
+DEFAULT_STAGES="data throughput regex stream report"
 STAGES=${BENCH_STAGES:-$DEFAULT_STAGES}
 SETS=${BENCH_SETS:-"sw10k sw65k jieba349k"}
 TIMEOUT=${BENCH_TIMEOUT:-900}
 export BENCH_MB=${BENCH_MB:-20} BENCH_REPS=${BENCH_REPS:-5}
 RESULTS=$BIN/results.tsv
+STREAM_OUT=$BIN/stream.txt
 FAILED=0
 
 # PCRE2 caps (mixed, per corpus), chosen so each timed pass takes about a
@@ -51,11 +57,17 @@ trap 'rm -rf "$TMP"' EXIT
 
 # run_prog LABEL PROGRAM ARGS...: run one program, rows to $RESULTS.
 run_prog() {
-    local label=$1
-    shift
+    run_prog_to "$RESULTS" "$@"
+}
+
+# run_prog_to FILE LABEL PROGRAM ARGS...: the same, stdout appended to FILE
+# (for programs that print their own text rather than rows).
+run_prog_to() {
+    local out=$1 label=$2
+    shift 2
     echo "bench: $label" >&2
     local t0=$SECONDS
-    if ! timeout "$TIMEOUT" "$@" >>"$RESULTS"; then
+    if ! timeout "$TIMEOUT" "$@" >>"$out"; then
         echo "bench: FAILED: $label" >&2
         printf 'F\t%s\n' "$label" >>"$RESULTS"
         FAILED=1
@@ -106,6 +118,11 @@ stage_throughput() {
         mkdir -p "$TMP/$set" || exit 2
         run_prog "$set: Sluice" "$BIN/pipeline" --data "$DATA" --set "$set" \
             --tmp "$TMP/$set" --regex-from policies/baseline --cap "$scap"
+        # Where the time goes: the same terms without the regex rules.
+        mkdir -p "$TMP/$set-terms" || exit 2
+        run_prog "$set: Sluice, terms only" "$BIN/pipeline" --data "$DATA" \
+            --set "$set" --tmp "$TMP/$set-terms" --regex no --cap "$scap" \
+            --corpora no --one-mb no
     done
 }
 
@@ -118,6 +135,17 @@ stage_regex() {
         run_prog "policies/baseline: Sluice" "$BIN/pipeline" --data "$DATA" \
             --set baseline --policy policies/baseline
     fi
+}
+
+# Streaming latency per chunk size: bench/stream_bench.c (the streaming
+# work's own program and output format), on the shipped baseline policy.
+stage_stream() {
+    if [ ! -x "$BIN/stream_bench" ] || [ ! -r policies/baseline/policy.yaml ]; then
+        echo "bench: no $BIN/stream_bench or policies/baseline; stream stage skipped" >&2
+        return 0
+    fi
+    run_prog_to "$STREAM_OUT" "streaming sessions" "$BIN/stream_bench" \
+        policies/baseline "$DATA"
 }
 
 # The tables, from the rows in $RESULTS (formats in bench/bench.h; F is a
@@ -137,6 +165,11 @@ function ratio(a, b) {
 }
 function mib(kb) { return (kb == "" || kb < 0) ? "-" : sprintf("%.0f", kb / 1024) }
 function get(arr, k) { return (k in arr) ? arr[k] : "" }
+$1 == "R" && $3 == "pcre2-regex" {
+    rx[$2 SUBSEP $4] = $8
+    if (!($2 in seen_rx)) { seen_rx[$2] = 1; rxs[++nrx] = $2 }
+    next
+}
 $1 == "R" {
     k = $2 SUBSEP $3 SUBSEP $4 SUBSEP $5
     mbps[k] = $8; bytes[k] = $6; matches[k] = $15
@@ -162,15 +195,16 @@ END {
     printf "Sluice benchmark: %d MiB mixed text, median of %d timed passes after 1 warm-up, one thread\n", mb, reps
     printf "%s; %s; %s\n\n", machine, libs, load
     print "1. Throughput (MB/s), mixed text cut into 4 KiB outputs"
-    print "| terms | count | raw Hyperscan | Sluice | PCRE2 alternation | Sluice / Hyperscan | Sluice / PCRE2 |"
-    print "|---|--:|--:|--:|--:|--:|--:|"
+    print "| terms | count | raw Hyperscan | Sluice | PCRE2 alternation | Sluice / Hyperscan | Sluice / PCRE2 | Sluice, terms only | terms only / Hyperscan |"
+    print "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
     for (i = 1; i <= nsets; i++) {
         s = sets[i]; if (s == "regex-only" || s == "baseline") continue
         h = get(mbps, s SUBSEP "hs" SUBSEP "mixed" SUBSEP 4096)
         sl = get(mbps, s SUBSEP "sluice" SUBSEP "mixed" SUBSEP 4096)
         pc = get(mbps, s SUBSEP "pcre2" SUBSEP "mixed" SUBSEP 4096)
+        st = get(mbps, s SUBSEP "sluice-terms" SUBSEP "mixed" SUBSEP 4096)
         n = get(nterms, s SUBSEP "hs")
-        printf "| %s | %s | %s | %s | %s | %s | %s |\n", s, n, num(h), num(sl), num(pc), ratio(sl, h), ratio(sl, pc)
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s, n, num(h), num(sl), num(pc), ratio(sl, h), ratio(sl, pc), num(st), ratio(st, h)
     }
     print "\n2. Throughput (MB/s), mixed text cut into 1 MiB outputs"
     print "| terms | raw Hyperscan | Sluice | Sluice / Hyperscan |"
@@ -233,12 +267,35 @@ END {
             num(get(mbps, l SUBSEP "mixed" SUBSEP 4096)), num(get(mbps, l SUBSEP "mixed" SUBSEP 1048576)),
             num(get(comp, l), 0), get(matches, l SUBSEP "mixed" SUBSEP 4096), mib(get(hwm, l))
     }
+    if (nrx > 0) {
+        print "\n7. Each regex rule alone: raw PCRE2-JIT (PCRE2_UTF, no validator, no normalization), MB/s, 4 KiB outputs"
+        printf "| rule | mixed"
+        for (j = 1; j <= ncorp; j++) printf " | %s", corp[j]
+        printf " |\n|---|--:"
+        for (j = 1; j <= ncorp; j++) printf "|--:"
+        print "|"
+        for (i = 1; i <= nrx; i++) {
+            printf "| %s | %s", rxs[i], num(get(rx, rxs[i] SUBSEP "mixed"))
+            for (j = 1; j <= ncorp; j++) printf " | %s", num(get(rx, rxs[i] SUBSEP corp[j]))
+            print " |"
+        }
+    }
+    if (stream != "" && (getline line < stream) > 0) {
+        print "\n8. Streaming sessions (bench/stream_bench.c; per feed, one thread)"
+        print "```"
+        print line
+        while ((getline line < stream) > 0) print line
+        print "```"
+    }
     print "\nTargets of issue 2 (informational; nothing here fails on timings):"
     h = get(mbps, "sw10k" SUBSEP "hs" SUBSEP "mixed" SUBSEP 4096); sl = get(mbps, "sw10k" SUBSEP "sluice" SUBSEP "mixed" SUBSEP 4096)
     pc = get(mbps, "sw10k" SUBSEP "pcre2" SUBSEP "mixed" SUBSEP 4096)
     printf "  sw10k: Sluice / raw Hyperscan %s (target >= 0.4x), Sluice / PCRE2 %s (target >= 20x)\n", ratio(sl, h), ratio(sl, pc)
     h = get(mbps, "sw65k" SUBSEP "hs" SUBSEP "mixed" SUBSEP 4096); sl = get(mbps, "sw65k" SUBSEP "sluice" SUBSEP "mixed" SUBSEP 4096)
     printf "  sw65k: Sluice / raw Hyperscan %s (target >= 0.4x)\n", ratio(sl, h)
+    printf "  (terms only, without the regex rules: sw10k %s, sw65k %s of raw Hyperscan)\n",
+        ratio(get(mbps, "sw10k" SUBSEP "sluice-terms" SUBSEP "mixed" SUBSEP 4096), get(mbps, "sw10k" SUBSEP "hs" SUBSEP "mixed" SUBSEP 4096)),
+        ratio(get(mbps, "sw65k" SUBSEP "sluice-terms" SUBSEP "mixed" SUBSEP 4096), get(mbps, "sw65k" SUBSEP "hs" SUBSEP "mixed" SUBSEP 4096))
     l = "jieba349k" SUBSEP "sluice"
     printf "  jieba349k: Sluice VmRSS after the checks %s MiB, VmHWM %s MiB (target < 300 MB resident), compile %s ms\n", mib(get(rend, l)), mib(get(hwm, l)), num(get(comp, l), 0)
     print "\nNotes:"
@@ -258,11 +315,12 @@ AWK
 )
 
 stage_report() {
-    awk -F'\t' -v mb="$BENCH_MB" -v reps="$BENCH_REPS" \
+    awk -F'\t' -v mb="$BENCH_MB" -v reps="$BENCH_REPS" -v stream="$STREAM_OUT" \
         "$REPORT_AWK" "$RESULTS"
 }
 
 : >"$RESULTS" || exit 2
+: >"$STREAM_OUT" || exit 2
 {
     printf 'N\tmachine\t%s cores, %s\n' "$(nproc)" \
         "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"

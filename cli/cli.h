@@ -22,6 +22,8 @@ typedef struct cli_cmd {
 } cli_cmd;
 
 int cmd_check(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+int cmd_stream(int argc, char **argv);
 
 /* Print "sluice: " + message to stderr; returns EXIT_USAGE. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

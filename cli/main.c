@@ -11,6 +11,8 @@
 static const cli_cmd commands[] = {
     {"check", "check one text (or each line of a JSONL file) against a policy",
      cmd_check},
+    {"stream", "pass standard input through a streaming session", cmd_stream},
+    {"test", "run a policy's test cases (tests/*.yaml)", cmd_test},
 };
 
 static void usage(FILE *f)

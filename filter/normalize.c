@@ -829,10 +829,37 @@ static unsigned skeleton_ascii(builder *b, const UChar *s, int32_t n,
     return k;
 }
 
+/*
+ * Digits no skeleton covers (⓵ ➌ ⓿ ❶, other scripts' digits): a number
+ * (Nd, No) whose numeric value is a whole number 0-99 reads as its ASCII
+ * digits. Returns how many (0: not such a number).
+ */
+static unsigned numeric_ascii(uint32_t cp, uint32_t out[2])
+{
+    int8_t type = u_charType((UChar32)cp);
+    double v;
+    long n;
+    if (type != U_DECIMAL_DIGIT_NUMBER && type != U_OTHER_NUMBER)
+        return 0;
+    v = u_getNumericValue((UChar32)cp);
+    if (v == U_NO_NUMERIC_VALUE || v < 0 || v > 99 || (double)(long)v != v)
+        return 0;
+    n = (long)v;
+    if (n < 10) {
+        out[0] = (uint32_t)('0' + n);
+        return 1;
+    }
+    out[0] = (uint32_t)('0' + n / 10);
+    out[1] = (uint32_t)('0' + n % 10);
+    return 2;
+}
+
 static int conf_piece(builder *b, uint32_t cp, const UChar *s, int32_t n)
 {
     uint32_t a[2];
     unsigned k = skeleton_ascii(b, s, n, a);
+    if (k == 0)
+        k = numeric_ascii(cp, a);
     if (k > 0)
         return smap_put(b, IX_CONF, cp, a, k);
     if (b->cls[cp] & K_MARK)
@@ -861,28 +888,19 @@ static int conf_batch(builder *b, USpoofChecker *sc)
     return rc;
 }
 
-/* The last code point of the no-skeleton block holding c, or 0. */
-static uint32_t noskel_end(uint32_t c)
-{
-    for (size_t r = 0; r < NELEM(noskel_ranges); r++)
-        if (c >= noskel_ranges[r][0] && c <= noskel_ranges[r][1])
-            return noskel_ranges[r][1];
-    return 0;
-}
-
 /* Confusable skeletons of assigned non-ASCII code points. */
 static int build_confusables(builder *b)
 {
     UErrorCode uc = U_ZERO_ERROR;
     USpoofChecker *sc = uspoof_open(&uc);
+    size_t r = 0;                        /* next no-skeleton range */
     int rc = 0;
     if (U_FAILURE(uc))
         return build_fail(b, SLUICE_EINTERNAL, "uspoof_open", uc);
     b->nbatch = 0;
     for (uint32_t c = 0x80; c < CP_LIMIT && rc == 0; c++) {
-        uint32_t end = noskel_end(c);
-        if (end != 0) {
-            c = end;
+        if (r < NELEM(noskel_ranges) && c == noskel_ranges[r][0]) {
+            c = noskel_ranges[r++][1];
             continue;
         }
         if (!(b->cls[c] & K_ASSIGNED))
@@ -897,13 +915,16 @@ static int build_confusables(builder *b)
     return rc;
 }
 
-/* Hash of one block of entries (FNV-1a over the words). */
+/* Hash of one block of entries: four independent multiply-add chains
+ * (a serial FNV chain was a fifth of the build time). */
 static uint32_t blk_hash(const uint32_t *e)
 {
-    uint32_t h = 2166136261u;
-    for (unsigned i = 0; i < BLK_LEN; i++)
-        h = (h ^ e[i]) * 16777619u;
-    return h ^ (h >> 15);
+    uint32_t h[4] = { 1, 2, 3, 4 };
+    for (unsigned i = 0; i < BLK_LEN; i += 4)
+        for (unsigned j = 0; j < 4; j++)
+            h[j] = (h[j] + e[i + j]) * 0x9E3779B1u;
+    h[0] ^= h[1] * 0x85EBCA77u ^ h[2] * 0xC2B2AE3Du ^ h[3] * 0x27D4EB2Fu;
+    return h[0] ^ (h[0] >> 15);
 }
 
 static int hash_grow(builder *b)
@@ -958,16 +979,38 @@ static int blk_add(builder *b, const uint32_t *e, uint16_t *id)
     return 0;
 }
 
-/* Index `which` from smap `which` (+ class bits for the base table). */
+/* 1 if the class bytes of block blk are all the same. */
+static int blk_uniform(const builder *b, uint32_t blk)
+{
+    const uint8_t *c = b->cls + ((size_t)blk << BLK_SHIFT);
+    for (unsigned i = 1; i < BLK_LEN; i++)
+        if (c[i] != c[0])
+            return 0;
+    return 1;
+}
+
+/*
+ * Index `which` from smap `which` (+ class bits for the base table).
+ * Blocks nothing maps and whose classes are all one value (most of the
+ * code space) are looked up by that value instead of hashed.
+ */
 static int build_step_table(builder *b, unsigned which)
 {
     const smap *m = &b->map[which];
     uint16_t *ix = b->t->ix + (size_t)which * NBLK;
-    uint32_t e[BLK_LEN];
+    uint32_t e[BLK_LEN], uniform[256];
     size_t cur = 0;
     int rc;
+    memset(uniform, 0xFF, sizeof uniform);
     for (uint32_t blk = 0; blk < NBLK; blk++) {
         uint32_t cp0 = blk << BLK_SHIFT;
+        unsigned u = which == IX_BASE ? b->cls[cp0] & 0xF0u : 0;
+        int plain = (cur == m->n || m->v[cur].cp >= cp0 + BLK_LEN) &&
+            (which != IX_BASE || blk_uniform(b, blk));
+        if (plain && uniform[u] != UINT32_MAX) {
+            ix[blk] = (uint16_t)uniform[u];
+            continue;
+        }
         for (unsigned i = 0; i < BLK_LEN; i++) {
             uint32_t cp = cp0 + i;
             e[i] = which == IX_BASE ?
@@ -977,6 +1020,8 @@ static int build_step_table(builder *b, unsigned which)
         }
         if ((rc = blk_add(b, e, &ix[blk])) != 0)
             return rc;
+        if (plain)
+            uniform[u] = ix[blk];
     }
     return 0;
 }
@@ -1102,6 +1147,20 @@ static void compute_ratio(builder *b)
     t->ratio = ratio;
 }
 
+/* Give back the slack of geometric growth (failure to shrink is fine). */
+static void shrink(norm_tables *t)
+{
+    void *p = realloc(t->blocks, t->nblocks * BLK_LEN * sizeof *t->blocks);
+    if (p != NULL) {
+        t->blocks = p;
+        t->blocks_cap = t->nblocks;
+    }
+    if (t->pool_len > 0 && (p = realloc(t->pool, t->pool_len)) != NULL) {
+        t->pool = p;
+        t->pool_cap = t->pool_len;
+    }
+}
+
 static void builder_free(builder *b)
 {
     free(b->cls);
@@ -1148,6 +1207,7 @@ static int build_all(builder *b)
         (rc = build_full_table(b)) != 0)
         return rc;
     compute_ratio(b);
+    shrink(b->t);
     return 0;
 }
 
@@ -1264,6 +1324,7 @@ static int out_reserve(norm_out *o, size_t need)
  * ---------------------------------------------------------------------- */
 
 #define NO_LAST SIZE_MAX
+#define NO_CP   UINT32_MAX
 
 /*
  * Where output goes. Copied into locals by the hot loops (so the compiler
@@ -1279,7 +1340,7 @@ typedef struct wr {
     size_t o;                /* next entry */
     size_t last;             /* NORM_REPEAT: entry of the last code point
                                 written in this feed, or NO_LAST */
-    uint32_t last_cp;        /* ... and the code point */
+    uint32_t last_cp;        /* ... its code point; NO_CP iff NO_LAST */
     unsigned g;              /* pending gap; NORM_GAP_START until output */
 } wr;
 
@@ -1296,7 +1357,7 @@ typedef struct fctx {
     const uint8_t *acls;
     unsigned noisemask;      /* C_NOISE when skipping noise, else 0 */
     uint32_t special;        /* entry bits that leave the plain path */
-    uint32_t other;          /* special bits other than E_NOISE */
+    uint32_t other;          /* ... other than E_NOISE: reference path */
     uint32_t kindmask;       /* E_KIND; 0 when no step maps (identity) */
     const uint16_t *fix;     /* fast table index; NULL: reference path */
     uint32_t base;           /* original offset of in[0], mod 2^32 */
@@ -1362,6 +1423,7 @@ ill:
     return k;
 }
 
+/* The gap after one more skipped code point of class cls. */
 static inline unsigned gap_add(unsigned g, unsigned cls)
 {
     unsigned cnt = g & NORM_GAP_COUNT;
@@ -1382,6 +1444,17 @@ static inline void store64le(unsigned char *p, uint64_t x)
 {
     store32le(p, (uint32_t)x);
     store32le(p + 4, (uint32_t)(x >> 32));
+}
+
+static inline uint32_t load32le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+        (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t load64le(const unsigned char *p)
+{
+    return (uint64_t)load32le(p) | (uint64_t)load32le(p + 4) << 32;
 }
 
 /* cp's UTF-8 bytes packed little-endian (first byte lowest); *n: length. */
@@ -1408,7 +1481,7 @@ static inline uint32_t utf8_pack(uint32_t cp, unsigned *n)
 /*
  * Write one code point at w->o: UTF-8 u (packed, n bytes), source [s, e),
  * gap g, run r. Stores four entries of every array (SLACK makes that
- * safe) and advances by n.
+ * safe) and advances by n (0: written but not kept).
  */
 static inline void wr_put(wr *w, uint32_t u, unsigned n, uint32_t s,
     uint32_t e, unsigned g, unsigned r)
@@ -1422,14 +1495,15 @@ static inline void wr_put(wr *w, uint32_t u, unsigned n, uint32_t s,
     w->o += n;
 }
 
-/* NORM_REPEAT: one more of the last code point, ending at e. */
-static inline void wr_extend(wr *w, uint32_t e)
+/* NORM_REPEAT: entries [last, o) hold one more repetition, ending at e. */
+static inline void extend_run(unsigned char *run, uint32_t *src_end,
+    size_t last, size_t o, uint32_t e)
 {
-    unsigned r = w->run[w->last];
+    unsigned r = run[last];
     r += r < 255;
-    for (size_t k = w->last; k < w->o; k++) {
-        w->run[k] = (unsigned char)r;
-        w->src_end[k] = e;
+    for (size_t k = last; k < o; k++) {
+        run[k] = (unsigned char)r;
+        src_end[k] = e;
     }
 }
 
@@ -1437,12 +1511,14 @@ static inline void wr_extend(wr *w, uint32_t e)
 static inline void wr_cp(wr *w, int rep, uint32_t cp, uint32_t u,
     unsigned n, uint32_t s, uint32_t e, unsigned g)
 {
-    if (rep && g == 0 && cp == w->last_cp && w->last != NO_LAST) {
-        wr_extend(w, e);
-        return;
+    if (rep) {
+        if (g == 0 && cp == w->last_cp) {
+            extend_run(w->run, w->src_end, w->last, w->o, e);
+            return;
+        }
+        w->last = w->o;
+        w->last_cp = cp;
     }
-    w->last = w->o;
-    w->last_cp = cp;
     wr_put(w, u, n, s, e, g, 1);
 }
 
@@ -1466,7 +1542,10 @@ static void emit_folded(fctx *c, const uint32_t *cps, unsigned n,
     }
 }
 
-/* The reference path: any code point, any flags; works on c->w. */
+/*
+ * The reference path: any code point, any flags; works on c->w. The fast
+ * paths below must give exactly what this gives.
+ */
 static void handle_cp(fctx *c, uint32_t cp, uint32_t s, uint32_t e)
 {
     uint32_t cps[FOLD_MAX];
@@ -1480,28 +1559,6 @@ static void handle_cp(fctx *c, uint32_t cp, uint32_t s, uint32_t e)
     emit_folded(c, cps, n, cls, s, e);
 }
 
-/* Little-endian 8-byte load, whatever the host order. */
-static inline uint64_t load64le(const unsigned char *p)
-{
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-        (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
-        (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-}
-
-static inline unsigned ctz64(uint64_t x)
-{
-#if defined(__GNUC__)
-    return (unsigned)__builtin_ctzll(x);
-#else
-    unsigned n = 0;
-    while (!(x & 1)) {
-        x >>= 1;
-        n++;
-    }
-    return n;
-#endif
-}
-
 #define ONES 0x0101010101010101ull
 #define HIGH 0x8080808080808080ull
 
@@ -1512,27 +1569,9 @@ static inline uint64_t bytes_in(uint64_t x, unsigned lo, unsigned hi)
     return ge & ~gt & HIGH;
 }
 
-/* Write n <= 8 ASCII bytes (x, little-endian) from source s on; 8 entries
- * are stored. */
-static inline void bulk8(wr *w, uint64_t x, unsigned n, uint32_t s)
-{
-    uint32_t sv[8], ev[8];
-    for (unsigned k = 0; k < 8; k++) {
-        sv[k] = s + k;
-        ev[k] = s + k + 1;
-    }
-    store64le(w->text + w->o, x);
-    memcpy(w->src + w->o, sv, sizeof sv);
-    memcpy(w->src_end + w->o, ev, sizeof ev);
-    store64le(w->gap + w->o, w->g & 0xFFu);
-    store64le(w->run + w->o, ONES);
-    w->o += n;
-    w->g = 0;
-}
-
 /*
  * ASCII eight bytes at a time when nothing is skipped or collapsed (no
- * NORM_SKIP_NOISE, leet or repeat): map (lower-case) and write in bulk.
+ * NORM_SKIP_NOISE, leet or repeat): lower-case and write in bulk.
  * Returns where it stopped (a non-ASCII byte, or < 8 bytes before end).
  */
 static inline size_t ascii_swar(const fctx *c, wr *w,
@@ -1542,80 +1581,109 @@ static inline size_t ascii_swar(const fctx *c, wr *w,
     const int casefold = c->casefold;    /* alias *c */
     for (; end - i >= 8; i += 8) {
         uint64_t x = load64le(p + i);
+        uint32_t sv[8], ev[8], s = base + (uint32_t)i;
         if (x & HIGH)
             break;
         if (casefold)
             x |= bytes_in(x, 'A', 'Z') >> 2;
-        bulk8(w, x, 8, base + (uint32_t)i);
+        for (unsigned k = 0; k < 8; k++) {
+            sv[k] = s + k;
+            ev[k] = s + k + 1;
+        }
+        store64le(w->text + w->o, x);
+        memcpy(w->src + w->o, sv, sizeof sv);
+        memcpy(w->src_end + w->o, ev, sizeof ev);
+        store64le(w->gap + w->o, w->g & 0xFFu);
+        store64le(w->run + w->o, ONES);
+        w->o += 8;
+        w->g = 0;
     }
     return i;
+}
+
+/* src_end = src + 1 and run = 1 over entries [o0, o), all ASCII. */
+static void fill_ascii_tail(wr *w, size_t o0, size_t o)
+{
+    size_t k = o0;
+    for (; o - k >= 4; k += 4) {
+        uint32_t v[4];
+        memcpy(v, w->src + k, sizeof v);
+        for (unsigned j = 0; j < 4; j++)
+            v[j] += 1;
+        memcpy(w->src_end + k, v, sizeof v);
+    }
+    for (; k < o; k++)
+        w->src_end[k] = w->src[k] + 1;
+    memset(w->run + o0, 1, o - o0);
 }
 
 /*
- * ASCII with NORM_SKIP_NOISE and without NORM_REPEAT, branch-free: every
- * byte is written at w->o, which advances only for kept bytes. src_end
- * and run are filled afterwards in one vectorizable pass.
+ * ASCII without NORM_REPEAT, branch-free: every byte is written at o,
+ * which advances only for kept bytes; the gap is kept as two short
+ * dependency chains (count, class bits), the count saturating when
+ * stored. src_end and run are filled afterwards in one pass.
  */
-static inline size_t ascii_skip(const fctx *c, wr *w,
-    const unsigned char *p, size_t i, size_t end)
-{
-    const uint8_t *map = c->amap, *cls = c->acls;
-    const uint32_t base = c->base;
-    unsigned char *text = w->text, *gap = w->gap;
-    uint32_t *src = w->src;
-    size_t o = w->o, o0 = w->o;
-    unsigned g = w->g;
-    for (; i < end && p[i] < 0x80; i++) {
-        unsigned b = p[i], k = cls[b], keep = !(k & C_NOISE);
-        unsigned cnt = g & NORM_GAP_COUNT;
-        unsigned gn = (g & ~NORM_GAP_COUNT) | (cnt + (cnt < 15)) |
-            (k & (C_SPACE | C_BREAK));
-        text[o] = map[b];
-        src[o] = base + (uint32_t)i;
-        gap[o] = (unsigned char)g;
-        g = keep ? 0 : gn;
-        o += keep;
-    }
-    for (size_t k = o0; k < o; k++)
-        w->src_end[k] = src[k] + 1;
-    memset(w->run + o0, 1, o - o0);
-    w->o = o;
-    w->g = g;
-    return i;
-}
-
-/* ASCII a byte at a time, any flags; returns where it stopped. */
-static inline size_t ascii_scalar(const fctx *c, wr *w,
+static inline size_t ascii_fast(const fctx *c, wr *w,
     const unsigned char *p, size_t i, size_t end)
 {
     const uint8_t *map = c->amap, *cls = c->acls;
     const unsigned nm = c->noisemask;
-    const int rep = c->rep;
     const uint32_t base = c->base;
+    unsigned char *text = w->text, *gap = w->gap;
+    uint32_t *src = w->src;
+    size_t o = w->o, o0 = w->o, cnt = w->g & NORM_GAP_COUNT;
+    unsigned bits = w->g & ~NORM_GAP_COUNT;
     for (; i < end && p[i] < 0x80; i++) {
-        unsigned b = p[i], k = cls[b], m = map[b];
-        uint32_t s = base + (uint32_t)i;
-        size_t o = w->o;
-        if (k & nm) {
-            w->g = gap_add(w->g, k);
-            continue;
-        }
-        if (rep && w->g == 0 && m == w->last_cp && w->last != NO_LAST) {
-            w->run[o - 1] = (unsigned char)(w->run[o - 1] +
-                (w->run[o - 1] < 255));
-            w->src_end[o - 1] = s + 1;
-            continue;
-        }
-        w->text[o] = (unsigned char)m;
-        w->src[o] = s;
-        w->src_end[o] = s + 1;
-        w->gap[o] = (unsigned char)w->g;
-        w->run[o] = 1;
-        w->last = o;
-        w->last_cp = m;
-        w->o = o + 1;
-        w->g = 0;
+        unsigned b = p[i], k = cls[b], d = (k & nm) >> 7;
+        unsigned drop = 0u - d;          /* all ones: skipped noise */
+        text[o] = map[b];
+        src[o] = base + (uint32_t)i;
+        gap[o] = (unsigned char)(bits | (cnt < 15 ? cnt : 15));
+        cnt = (cnt + 1) & ((size_t)0 - d);
+        bits = (bits | (k & (C_SPACE | C_BREAK))) & drop;
+        o += 1 - (size_t)d;
     }
+    fill_ascii_tail(w, o0, o);
+    w->o = o;
+    w->g = bits | (unsigned)(cnt < 15 ? cnt : 15);
+    return i;
+}
+
+/* ASCII with NORM_REPEAT; like ascii_fast, plus the run test. */
+static inline size_t ascii_rep(const fctx *c, wr *w,
+    const unsigned char *p, size_t i, size_t end)
+{
+    const uint8_t *map = c->amap, *cls = c->acls;
+    const unsigned nm = c->noisemask;
+    const uint32_t base = c->base;
+    unsigned char *text = w->text, *gap = w->gap, *run = w->run;
+    uint32_t *src = w->src, *src_end = w->src_end, last_cp = w->last_cp;
+    size_t o = w->o, last = w->last, cnt = w->g & NORM_GAP_COUNT;
+    unsigned bits = w->g & ~NORM_GAP_COUNT;
+    for (; i < end && p[i] < 0x80; i++) {
+        unsigned b = p[i], k = cls[b], m = map[b], d = (k & nm) >> 7;
+        unsigned drop = 0u - d;
+        size_t dropz = (size_t)0 - d;
+        uint32_t s = base + (uint32_t)i;
+        if (((m ^ last_cp) | d | bits | cnt) == 0) {     /* one branch */
+            extend_run(run, src_end, last, o, s + 1);
+            continue;
+        }
+        text[o] = (unsigned char)m;
+        src[o] = s;
+        src_end[o] = s + 1;
+        gap[o] = (unsigned char)(bits | (cnt < 15 ? cnt : 15));
+        run[o] = 1;
+        last = (last & dropz) | (o & ~dropz);
+        last_cp = (last_cp & drop) | (m & ~drop);
+        cnt = (cnt + 1) & dropz;
+        bits = (bits | (k & (C_SPACE | C_BREAK))) & drop;
+        o += 1 - (size_t)d;
+    }
+    w->o = o;
+    w->last = last;
+    w->last_cp = last_cp;
+    w->g = bits | (unsigned)(cnt < 15 ? cnt : 15);
     return i;
 }
 
@@ -1640,31 +1708,86 @@ static inline uint32_t fast_entry(hot h, uint32_t cp)
 /*
  * A valid non-ASCII code point on the fast path: its source [s, e), its
  * UTF-8 (for identity) u, n bytes. Returns 0 if the reference path must
- * take it. Skipped noise is written too but not advanced over, so that
- * punctuation between ideographs costs no mispredicted branch.
+ * take it. Skipped noise is written too, but not advanced over.
  */
 static inline int fast_cp(hot h, wr *w, uint32_t cp, uint32_t u,
     unsigned n, uint32_t s, uint32_t e)
 {
     uint32_t x = fast_entry(h, cp);
-    int skip;
+    unsigned keep;
     if (x & h.other)
         return 0;
     if (x & h.kindmask) {
         cp = x & E_PAYLOAD;
         u = utf8_pack(cp, &n);
     }
-    skip = (x & h.special) != 0;
-    if (h.rep && !skip && w->g == 0 && cp == w->last_cp &&
-        w->last != NO_LAST) {
-        wr_extend(w, e);
+    keep = ((x & h.special) != 0) - 1u;  /* all ones unless skipped */
+    if (keep && h.rep) {
+        wr_cp(w, 1, cp, u, n, s, e, w->g);
+        w->g = 0;
         return 1;
     }
-    w->last = skip ? w->last : w->o;
-    w->last_cp = skip ? w->last_cp : cp;
-    wr_put(w, u, skip ? 0 : n, s, e, w->g, 1);
-    w->g = skip ? gap_add(w->g, x >> E_CSHIFT) : 0;
+    wr_put(w, u, n & keep, s, e, w->g, 1);
+    w->g = gap_add(w->g, x >> E_CSHIFT) & ~keep;
     return 1;
+}
+
+/*
+ * A run of three-byte sequences (CJK) whose entries need nothing but a
+ * write or a skip: one 4-byte load per character, all state in
+ * registers. Stops before anything else, at end, or when fewer than four
+ * bytes are left in the input.
+ */
+static inline size_t cjk_run(hot h, wr *w, const unsigned char *p, size_t i,
+    size_t end, size_t len)
+{
+    unsigned char *text = w->text, *gap = w->gap, *run = w->run;
+    uint32_t *src = w->src, *src_end = w->src_end, last_cp = w->last_cp;
+    size_t o = w->o, last = w->last;
+    unsigned g = w->g;
+    while (i < end && len - i >= 4) {
+        uint32_t v = load32le(p + i), cp, x, u = v & 0xFFFFFFu, s;
+        unsigned n = 3, keep;
+        if ((v & 0xC0C0F0u) != 0x8080E0u)
+            break;
+        cp = (v & 0x0Fu) << 12 | (v >> 2 & 0xFC0u) | (v >> 16 & 0x3Fu);
+        if (cp < 0x800 || cp - 0xD800u < 0x800u)
+            break;
+        x = fast_entry(h, cp);
+        if (x & h.other)
+            break;
+        if (x & h.kindmask) {
+            cp = x & E_PAYLOAD;
+            u = utf8_pack(cp, &n);
+        }
+        keep = ((x & h.special) != 0) - 1u;
+        s = h.base + (uint32_t)i;
+        i += 3;
+        if (h.rep && keep) {
+            if (g == 0 && cp == last_cp) {
+                extend_run(run, src_end, last, o, s + 3);
+                continue;
+            }
+            last = o;
+            last_cp = cp;
+        }
+        {
+            uint32_t sv[4] = { s, s, s, s };
+            uint32_t ev[4] = { s + 3, s + 3, s + 3, s + 3 };
+            store32le(text + o, u);
+            memcpy(src + o, sv, sizeof sv);
+            memcpy(src_end + o, ev, sizeof ev);
+            store32le(gap + o, g & 0xFFu);
+            store32le(run + o, 0x01010101u);
+        }
+        o += n & keep;
+        g = gap_add(g, x >> E_CSHIFT) & ~keep;
+    }
+    w->o = o;
+    w->g = g;
+    w->last = last;
+    w->last_cp = last_cp;
+    return i;
 }
 
 /*
@@ -1677,42 +1800,35 @@ static size_t span(fctx *c, const unsigned char *p, size_t i, size_t end,
 {
     const hot h = { c->t->blocks, c->fix, c->special, c->other, c->kindmask,
         c->base, c->rep };
-    const int fast = c->fix != NULL, swar = c->swar;
-    const int skipper = c->noisemask && !c->rep;
+    const int fast = c->fix != NULL, swar = c->swar, rep = c->rep;
     wr w = c->w;
     while (i < end) {
         unsigned b0 = p[i], r, n;
-        uint32_t cp, u, s = h.base + (uint32_t)i;
+        uint32_t cp, u, s;
         int bad = 0;
         if (b0 < 0x80) {
             if (swar)
                 i = ascii_swar(c, &w, p, i, end);
-            if (skipper)
-                i = ascii_skip(c, &w, p, i, end);
-            else
-                i = ascii_scalar(c, &w, p, i, end);
+            i = rep ? ascii_rep(c, &w, p, i, end) :
+                ascii_fast(c, &w, p, i, end);
             continue;
         }
-        if (fast && (b0 & 0xF0) == 0xE0 && len - i >= 3 &&
-            ((p[i + 1] & 0xC0) | (p[i + 2] & 0xC0) << 8) == 0x8080 &&
-            (cp = ((b0 & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) |
-            (p[i + 2] & 0x3Fu)) >= 0x800 && cp - 0xD800u >= 0x800u) {
-            u = b0 | (uint32_t)p[i + 1] << 8 | (uint32_t)p[i + 2] << 16;
-            r = 3;
-            if (fast_cp(h, &w, cp, u, 3, s, s + 3)) {
-                i += 3;
+        if (fast && (b0 & 0xF0) == 0xE0) {
+            size_t j = cjk_run(h, &w, p, i, end, len);
+            if (j != i) {
+                i = j;
                 continue;
             }
-        } else {
-            if ((r = utf8_decode(p + i, len - i, final, &cp, &bad)) == 0)
-                break;
-            c->invalid += (size_t)bad;
-            if (!bad && fast) {
-                u = utf8_pack(cp, &n);
-                if (fast_cp(h, &w, cp, u, n, s, s + r)) {
-                    i += r;
-                    continue;
-                }
+        }
+        if ((r = utf8_decode(p + i, len - i, final, &cp, &bad)) == 0)
+            break;
+        s = h.base + (uint32_t)i;
+        c->invalid += (size_t)bad;
+        if (!bad && fast) {
+            u = utf8_pack(cp, &n);
+            if (fast_cp(h, &w, cp, u, n, s, s + r)) {
+                i += r;
+                continue;
             }
         }
         c->w = w;
@@ -1805,6 +1921,7 @@ static void ctx_init(fctx *c, const norm_tables *t, norm_state *st,
     c->other = c->special & ~E_NOISE;
     c->w.o = out->len;
     c->w.last = NO_LAST;
+    c->w.last_cp = NO_CP;
     c->w.g = st->started ? st->gap : st->gap | NORM_GAP_START;
 }
 

@@ -8,7 +8,7 @@
 #   unit         every executable under $BUILD/tests/ (cmocka binaries, run
 #                with CMOCKA_MESSAGE_OUTPUT=TAP)
 #   cli          every tests/cli/*.sh (TAP through tests/cli/lib.sh)
-#   policy       `$SLUICE test DIR` for every policies/*/ that has tests/
+#   policy       `$SLUICE test --tap DIR` for every policies/*/ that has tests/
 #   integration  every tests/integration/*.sh (TAP, like cli), if any
 #
 # Counting: "ok N ..." is a pass, "ok N ... # SKIP ..." a skip (so is
@@ -169,7 +169,7 @@ stage_policy() {
         dir=${dir%/}
         [ -d "$dir/tests" ] || continue
         run_prog policy "policies/$(basename "$dir")" exit \
-            "$SLUICE" test "$dir"
+            "$SLUICE" test --tap "$dir"
     done
 }
 

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# tests/cli/15-stream.sh - `sluice stream`: every example output fed one
+# byte at a time (and in random chunks) gives the verdict `sluice check`
+# gives for the whole text, and the same released text when not blocked.
+set -eu
+. "$ROOT/tests/cli/lib.sh"
+
+P="$ROOT/policies/baseline"
+EX="$ROOT/examples/outputs.jsonl"
+
+python3 - "$EX" "$TAP_TMP" <<'PY'
+import json, sys
+for i, line in enumerate(open(sys.argv[1], encoding="utf-8")):
+    if line.strip():
+        with open(f"{sys.argv[2]}/ex{i:03d}.txt", "wb") as f:
+            f.write(json.loads(line)["text"].encode("utf-8"))
+PY
+
+compare() {  # compare whole.json stream.json released.txt -> prints a reason or nothing
+    python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+w = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2]))
+out = open(sys.argv[3], "rb").read().decode("utf-8", "replace")
+if w["action"] != s["action"]:
+    print("action", w["action"], "vs", s["action"]); sys.exit()
+if w["action"] != "block":
+    if w["rules"] != s["rules"] or w["spans"] != s["spans"]:
+        print("rules/spans differ", w["rules"], s["rules"]); sys.exit()
+    if w["output"] != out:
+        print("output differs:", repr(w["output"]), repr(out)); sys.exit()
+else:
+    if s["output"] != w["output"] or not out.endswith(w["output"]):
+        print("block output differs"); sys.exit()
+PY
+}
+
+for f in "$TAP_TMP"/ex*.txt; do
+    name=$(basename "$f" .txt)
+    "$SLUICE" check -p "$P" --json - <"$f" >"$TAP_TMP/whole.json"
+    for mode in "--chunk 1" "--random-chunks 7" "--chunk 5"; do
+        # shellcheck disable=SC2086
+        "$SLUICE" stream -p "$P" $mode --report "$TAP_TMP/stream.json" \
+            <"$f" >"$TAP_TMP/released.txt"
+        why=$(compare "$TAP_TMP/whole.json" "$TAP_TMP/stream.json" "$TAP_TMP/released.txt")
+        if [ -z "$why" ]; then
+            ok "$name streamed with $mode matches sluice check"
+        else
+            not_ok "$name streamed with $mode matches sluice check" "$why"
+        fi
+    done
+done
+
+run sh -c "printf 'you are a big sh' | '$SLUICE' stream -p '$P' --chunk 1 --show-held 2>&1 >/dev/null"
+expect_contains "a possible term start is held back" "$OUT" "held 2"
+
+run sh -c "printf '教你做炸药的配方' | '$SLUICE' stream -p '$P' --chunk 2 --exit-code 2>/dev/null"
+expect_eq "a blocked stream exits 1 with --exit-code" 1 "$RC"
+expect_contains "a blocked stream ends with the refusal" "$OUT" "抱歉，该内容无法显示。"
+expect_not_contains "the blocked term is never released" "$OUT" "配方"
+
+expect_exit 2 "$SLUICE" stream
+expect_exit_named "stream --help exits 0" 0 "$SLUICE" stream --help
+
+done_testing
