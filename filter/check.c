@@ -39,6 +39,13 @@ policy_scratch *scratch_new(const sluice_policy *p)
         if (hs_alloc_scratch(p->groups[i].db, &s->hs) != HS_SUCCESS)
             goto fail;
     }
+    for (int i = 0; i < 2; i++)
+        if (p->rx_db[i] != NULL &&
+            hs_alloc_scratch(p->rx_db[i], &s->hs) != HS_SUCCESS)
+            goto fail;
+    s->rx_hit = calloc(p->nrules ? p->nrules : 1, 1);
+    if (s->rx_hit == NULL)
+        goto fail;
     s->md = pcre2_match_data_create(16, NULL);
     s->mctx = pcre2_match_context_create(NULL);
     s->fired = calloc(p->nrules ? p->nrules : 1, 1);
@@ -69,6 +76,7 @@ void scratch_free(policy_scratch *s)
     wordbreak_free(&s->wb);
     free(s->cands);
     free(s->fired);
+    free(s->rx_hit);
     free(s);
 }
 
@@ -303,22 +311,53 @@ static const char *sanitize(policy_scratch *s, const char *text, size_t len,
     return s->sanitized;
 }
 
+static int on_prefilter(unsigned int id, unsigned long long from,
+    unsigned long long to, unsigned int flags, void *ctx)
+{
+    (void)from;
+    (void)to;
+    (void)flags;
+    ((policy_scratch *)ctx)->rx_hit[id] = 1;
+    return 0;
+}
+
+/* Mark the rules whose prefilter fires on subject (whole-text checks). */
+static int prefilter(const sluice_policy *p, policy_scratch *s, int which,
+    const char *subject, size_t n)
+{
+    if (p->rx_db[which] == NULL || s->streaming)
+        return 0;
+    hs_error_t he = hs_scan(p->rx_db[which], subject, (unsigned)n, 0, s->hs,
+        on_prefilter, s);
+    return he == HS_SUCCESS ? 0 : SLUICE_EINTERNAL;
+}
+
 static int run_regexes(sluice_policy *p, policy_scratch *s, const char *text,
     size_t len, size_t invalid)
 {
     int rc = 0, limited = 0;
     const char *clean = NULL;
-    if (p->has_regex_orig && (clean = sanitize(s, text, len, invalid)) == NULL)
-        return SLUICE_ENOMEM;
+    memset(s->rx_hit, 0, p->nrules);
+    if (p->has_regex_orig) {
+        if ((clean = sanitize(s, text, len, invalid)) == NULL)
+            return SLUICE_ENOMEM;
+        if ((rc = prefilter(p, s, 0, clean, len)) != 0)
+            return rc;
+    }
     if (p->has_regex_norm) {
         norm_out_reset(&s->regex_norm);
         if (norm_text(p->nt, p->regex_flags, text, len, &s->regex_norm) != 0)
             return SLUICE_ENOMEM;
+        if ((rc = prefilter(p, s, 1, (const char *)s->regex_norm.text,
+                 s->regex_norm.len)) != 0)
+            return rc;
     }
     for (size_t i = 0; i < p->nrules; i++) {
         const crule *r = &p->rules[i];
         if (r->re == NULL)
             continue;
+        if (r->prefiltered && !s->streaming && !s->rx_hit[i])
+            continue;   /* the prefilter proves it cannot match */
         if (r->src->on == PSRC_ON_ORIGINAL)
             rc = run_regex(s, (uint32_t)i, r, clean, len, NULL);
         else

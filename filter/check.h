@@ -49,6 +49,7 @@ struct policy_scratch {
     int streaming;
     size_t pending_from;           /* lowest start of anything pending */
     int limited;                   /* a regex hit its resource limit */
+    uint8_t *rx_hit;               /* per rule: its regex prefilter fired */
 };
 
 policy_scratch *scratch_new(const sluice_policy *p);

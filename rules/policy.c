@@ -56,6 +56,9 @@ static void policy_destroy(sluice_policy *p)
         free(g->off);
         free(g->sorted);
     }
+    for (int i = 0; i < 2; i++)
+        if (p->rx_db[i] != NULL)
+            hs_free_database(p->rx_db[i]);
     if (p->rules != NULL)
         for (size_t i = 0; i < p->nrules; i++)
             pcre2_code_free(p->rules[i].re);

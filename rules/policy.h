@@ -71,6 +71,7 @@ typedef struct crule {
     validate_fn validate;   /* may be NULL */
     pcre2_code *re;         /* PSRC_REGEX */
     int group;              /* PSRC_TERMS/ALL: index into groups */
+    int prefiltered;        /* PSRC_REGEX: in a Hyperscan prefilter db */
     uint32_t nslots;        /* PSRC_ALL: number of terms */
 } crule;
 
@@ -93,6 +94,8 @@ struct sluice_policy {
     int has_boundary;        /* some rule asks for word boundaries */
     unsigned regex_flags;    /* normalization for `on: normalized` regexes */
     size_t stream_context;   /* bytes of left context a session keeps */
+    hs_database_t *rx_db[2]; /* regex prefilters: [0] original, [1]
+                                normalized; NULL if none compiled */
     pthread_mutex_t pool_lock;
     policy_scratch *pool;    /* free scratch objects */
 };
