@@ -23,14 +23,16 @@
  *       assigned non-ASCII code points except a few large blocks (unified
  *       ideographs, Hangul syllables, Yi, Tangut) that have no ASCII
  *       skeletons (the unit tests check this against ICU per code point).
- *   The results go into four two-stage tables sharing one store of
+ *   The results go into two-stage tables sharing one store of
  *   deduplicated 64-entry blocks (index: 17,408 uint16 per table):
  *     base  class bits of every code point (noise, space, break, ignorable)
  *           and its NFKC_Casefold mapping;
  *     ts    Traditional -> Simplified (ideographs only);
  *     conf  confusable -> 1-2 ASCII letters/digits; other marks: delete;
- *     full  nfkc, then ts, then conf, composed: the fast path whenever all
- *           three steps are on (the policy default).
+ *     comp  one per non-empty combination of the three mapping steps,
+ *           applied in order (nfkc, ts, conf) and composed, so that any
+ *           flags take the fast path; blocks no step maps are the base
+ *           table's own.
  *   An entry is 32 bits: a 21-bit payload (a code point, or the offset of a
  *   [length][UTF-8 bytes] record in the pool), a 2-bit kind (identity,
  *   single, expand, delete) and flag bits laid out so that the class bits
@@ -38,17 +40,28 @@
  *   maps (casefold on/off x leet on/off).
  *
  *   Run (norm_feed). Input is read in blocks of FEED_BLOCK bytes; before a
- *   block the output is grown to hold the worst case of that block
- *   (t->ratio output bytes per input byte), so the loops never check
- *   capacity. Each output code point is written with fixed-width stores of
- *   four entries per array (put4) and the position then advances by the
- *   code point's length; the arrays keep SLACK spare entries for that.
- *   Runs of ASCII take a branch-free loop; three-byte sequences (CJK) are
- *   decoded inline and looked up in the full table; everything else, and
- *   every flag combination the fast path does not cover (NORM_REPEAT,
- *   partial step sets, leet on non-ASCII), goes through fold_cp() and
- *   emit_folded(), which define the semantics; the fast path is an
- *   equivalent shortcut (tests compare them).
+ *   block the output is grown to hold that block's worst case (t->ratio
+ *   output bytes per input byte, computed at build), so the loops never
+ *   check capacity. Code points are written with fixed-width stores (four
+ *   entries per array, wr_put; eight for ASCII words) and the position
+ *   then advances by the code point's length, or by 0 for skipped noise,
+ *   so skipping costs no branch; the arrays keep SLACK spare entries.
+ *   Three loops carry the load, each with its state in registers:
+ *     ascii_swar   eight bytes at a time when nothing is skipped or
+ *                  collapsed;
+ *     ascii_fast,  branch-free byte loops (the gap kept as two short
+ *     ascii_rep    dependency chains), without / with NORM_REPEAT;
+ *     cjk_run      runs of three-byte sequences: one 4-byte load and one
+ *                  table lookup each (the composed table for the flags,
+ *                  or the base table when no mapping step is on).
+ *   Everything else - expansions, deletions, ignorables, leet outside
+ *   ASCII, invalid UTF-8 - goes through fold_cp() and
+ *   emit_folded(), the reference path that defines the semantics; the
+ *   loops are shortcuts of it (the tests check both against a naive
+ *   model). NORM_REPEAT extends the last written code point in place
+ *   (run, src_end); at the end of a non-final feed that code point is
+ *   taken back into norm_state (rep_hold) and rewritten by the next feed
+ *   (rep_resume).
  *
  * INVARIANTS
  *   - Tables are immutable once norm_tables_new() returns; nothing here
@@ -57,8 +70,9 @@
  *     prefix, never an invalid one), the pending gap, and with NORM_REPEAT
  *     the held-back run. Feeding a text in any chunking gives the same
  *     output as feeding it whole.
- *   - out->cap >= out->len + SLACK whenever cap > 0; bytes past len are
- *     scratch.
+ *   - out->cap >= out->len + SLACK whenever cap > 0; entries past len
+ *     are scratch. out->len and out->invalid change only when norm_feed
+ *     succeeds; on SLUICE_ENOMEM the norm_state is restored as well.
  */
 #include "filter/normalize.h"
 
@@ -85,7 +99,7 @@
 #define BLK_MASK   (BLK_LEN - 1u)
 #define NBLK       (CP_LIMIT >> BLK_SHIFT)
 #define FOLD_MAX   64u       /* code points one input code point folds to */
-#define SLACK      16u       /* entries written past the end (put4, bulk8) */
+#define SLACK      16u       /* entries stored past the end (4, 8 for ASCII) */
 #define FEED_BLOCK 65536u    /* input bytes per capacity check */
 #define REPL       0xFFFDu   /* replacement for invalid UTF-8 */
 #define BATCH      2048u     /* code points per batched ICU call */
@@ -100,10 +114,10 @@
 #define K_DELETE   3u
 #define E_SLOWKIND (2u << E_KSHIFT)  /* set for K_EXPAND and K_DELETE */
 #define E_CSHIFT   20
-#define E_SPACE    (1u << 24)        /* the original code point is white space */
+#define E_SPACE    (1u << 24)        /* the original is white space */
 #define E_BREAK    (1u << 25)        /* ... a line break or CJK punctuation */
 #define E_IGN      (1u << 26)        /* ... default-ignorable */
-#define E_NOISE    (1u << 27)        /* the result is all noise (before leet) */
+#define E_NOISE    (1u << 27)        /* the result is all noise (pre-leet) */
 #define E_LEET     (1u << 28)        /* the result holds a leet character */
 #define E_MIXED    (1u << 29)        /* EXPAND: noise and non-noise; the
                                         record is followed by the result
@@ -127,9 +141,27 @@ _Static_assert(E_BREAK == (K_BREAK << E_CSHIFT), "break bit");
 _Static_assert(E_IGN == (K_IGN << E_CSHIFT), "ignorable bit");
 _Static_assert(E_NOISE == (K_NOISE << E_CSHIFT), "noise bit");
 
-#define STEPS (NORM_NFKC_CASEFOLD | NORM_TRAD_SIMP | NORM_CONFUSABLES)
+/*
+ * Tables: three of single steps (base also holds the classes), then one
+ * composed table per non-empty combination of the mapping steps, numbered
+ * by combo(): IX_COMP + 1 is NFKC_CF alone, ..., IX_COMP + 7 all three.
+ */
+enum { IX_BASE = 0, IX_TS = 1, IX_CONF = 2, IX_COMP = 2, IX_N = 10 };
+#define IX_FULL (IX_COMP + 7)
 
-enum { IX_BASE = 0, IX_TS = 1, IX_CONF = 2, IX_FULL = 3, IX_N = 4 };
+/* Which composed table serves the mapping steps of flags f (0: none). */
+static inline unsigned combo(unsigned f)
+{
+    return ((f & NORM_NFKC_CASEFOLD) ? 1u : 0u) |
+        ((f & NORM_TRAD_SIMP) ? 2u : 0u) | ((f & NORM_CONFUSABLES) ? 4u : 0u);
+}
+
+/* The step flags of a combination (the inverse of combo()). */
+static inline unsigned combo_flags(unsigned k)
+{
+    return ((k & 1) ? NORM_NFKC_CASEFOLD : 0) | ((k & 2) ? NORM_TRAD_SIMP : 0) |
+        ((k & 4) ? NORM_CONFUSABLES : 0);
+}
 
 struct norm_tables {
     uint32_t *blocks;        /* nblocks * BLK_LEN entries */
@@ -146,7 +178,7 @@ struct norm_tables {
 
 /* Leetspeak, applied to ASCII after case folding (docs/normalization.md). */
 static const char leet_from[] = "4@8(3691!|05$7+2";
-static const char leet_to[]   = "aabceggiiioosttz";
+static const char leet_to[]   = "aabceggiiiossttz";
 
 /* Line breaks and CJK / full-width punctuation (judged before NFKC). */
 static const uint32_t break_ranges[][2] = {
@@ -372,12 +404,11 @@ static unsigned fold_cp(const norm_tables *t, unsigned f, uint32_t cp,
     *cls = (be >> E_CSHIFT) & (C_SPACE | C_BREAK);
     if ((f & NORM_IGNORABLE) && (be & E_IGN))
         return 0;
-    if ((f & STEPS) == STEPS) {
-        n = entry_cps(t, tab_get(t, IX_FULL, cp), cp, cps, skip);
+    if (combo(f) != 0) {
+        n = entry_cps(t, tab_get(t, IX_COMP + combo(f), cp), cp, cps, skip);
     } else {
-        n = steps(t, f, cp, be, cps);
-        if (skip)
-            n = strip_noise(t, cps, n, 0);
+        cps[0] = cp;
+        n = 1;
     }
     if (leet) {
         leet_map(cps, n);
@@ -1026,12 +1057,17 @@ static int build_step_table(builder *b, unsigned which)
     return 0;
 }
 
-/* The full-table entry of a code point some step maps. */
-static int full_entry(builder *b, uint32_t cp, uint32_t *out)
+/*
+ * The composed entry, under the mapping steps f, of a code point some step
+ * maps: the result, the class bits of the original, E_NOISE, E_LEET and,
+ * for an expansion mixing noise and letters, E_MIXED with the noise-free
+ * form stored after the full one.
+ */
+static int comp_entry(builder *b, unsigned f, uint32_t cp, uint32_t *out)
 {
     const norm_tables *t = b->t;
     uint32_t be = tab_get(t, IX_BASE, cp), cps[FOLD_MAX], e, strip[FOLD_MAX];
-    unsigned n = steps(t, STEPS, cp, be, cps), noise, k, leet = 0;
+    unsigned n = steps(t, f, cp, be, cps), noise, k, leet = 0;
     int rc;
     if ((rc = make_entry(b, cp, cps, n, &e)) != 0)
         return rc;
@@ -1056,11 +1092,11 @@ static int full_entry(builder *b, uint32_t cp, uint32_t *out)
     return 0;
 }
 
-/* The composed table; blocks nothing maps share the base table's. */
-static int build_full_table(builder *b)
+/* Composed table k (1-7); blocks nothing maps share the base table's. */
+static int build_comp_table(builder *b, unsigned k)
 {
     norm_tables *t = b->t;
-    uint16_t *ix = t->ix + (size_t)IX_FULL * NBLK;
+    uint16_t *ix = t->ix + (size_t)(IX_COMP + k) * NBLK;
     const uint16_t *ixb = t->ix + (size_t)IX_BASE * NBLK;
     uint32_t e[BLK_LEN];
     int rc;
@@ -1076,12 +1112,22 @@ static int build_full_table(builder *b)
         for (unsigned i = 0; i < BLK_LEN; i++) {
             uint32_t cp = cp0 + i;
             e[i] = tab_get(t, IX_BASE, cp);
-            if ((b->cls[cp] & K_MAPPED) && (rc = full_entry(b, cp, &e[i])))
+            if ((b->cls[cp] & K_MAPPED) &&
+                (rc = comp_entry(b, combo_flags(k), cp, &e[i])) != 0)
                 return rc;
         }
         if ((rc = blk_add(b, e, &ix[blk])) != 0)
             return rc;
     }
+    return 0;
+}
+
+static int build_comp_tables(builder *b)
+{
+    int rc;
+    for (unsigned k = 1; k < 8; k++)
+        if ((rc = build_comp_table(b, k)) != 0)
+            return rc;
     return 0;
 }
 
@@ -1204,7 +1250,7 @@ static int build_all(builder *b)
     build_ascii(b);                      /* cp_is_noise() needs acls */
     if ((rc = build_step_table(b, IX_TS)) != 0 ||
         (rc = build_step_table(b, IX_CONF)) != 0 ||
-        (rc = build_full_table(b)) != 0)
+        (rc = build_comp_tables(b)) != 0)
         return rc;
     compute_ratio(b);
     shrink(b->t);
@@ -1359,7 +1405,8 @@ typedef struct fctx {
     uint32_t special;        /* entry bits that leave the plain path */
     uint32_t other;          /* ... other than E_NOISE: reference path */
     uint32_t kindmask;       /* E_KIND; 0 when no step maps (identity) */
-    const uint16_t *fix;     /* fast table index; NULL: reference path */
+    const uint16_t *fix;     /* index of the composed table for the flags
+                                (the base table when no step maps) */
     uint32_t base;           /* original offset of in[0], mod 2^32 */
     size_t invalid;
     wr w;
@@ -1619,9 +1666,12 @@ static void fill_ascii_tail(wr *w, size_t o0, size_t o)
 
 /*
  * ASCII without NORM_REPEAT, branch-free: every byte is written at o,
- * which advances only for kept bytes; the gap is kept as two short
- * dependency chains (count, class bits), the count saturating when
- * stored. src_end and run are filled afterwards in one pass.
+ * which advances only for kept bytes. The gap is kept as two short
+ * dependency chains (count, class bits) rather than one through the gap
+ * byte; the count saturates only when stored. Eight bytes per iteration
+ * while they are all ASCII (the step is a macro: written as an inline
+ * function over a state struct it measured 4% slower at -O2). src_end
+ * and run are filled afterwards in one pass.
  */
 static inline size_t ascii_fast(const fctx *c, wr *w,
     const unsigned char *p, size_t i, size_t end)
@@ -1633,16 +1683,22 @@ static inline size_t ascii_fast(const fctx *c, wr *w,
     uint32_t *src = w->src;
     size_t o = w->o, o0 = w->o, cnt = w->g & NORM_GAP_COUNT;
     unsigned bits = w->g & ~NORM_GAP_COUNT;
-    for (; i < end && p[i] < 0x80; i++) {
-        unsigned b = p[i], k = cls[b], d = (k & nm) >> 7;
-        unsigned drop = 0u - d;          /* all ones: skipped noise */
-        text[o] = map[b];
-        src[o] = base + (uint32_t)i;
-        gap[o] = (unsigned char)(bits | (cnt < 15 ? cnt : 15));
-        cnt = (cnt + 1) & ((size_t)0 - d);
-        bits = (bits | (k & (C_SPACE | C_BREAK))) & drop;
-        o += 1 - (size_t)d;
+#define ASCII_STEP(j) do {                                                \
+        unsigned b_ = p[i + (j)], k_ = cls[b_], d_ = (k_ & nm) >> 7;      \
+        text[o] = map[b_];                                                \
+        src[o] = base + (uint32_t)(i + (j));                              \
+        gap[o] = (unsigned char)(bits | (cnt < 15 ? cnt : 15));           \
+        cnt = (cnt + 1) & ((size_t)0 - d_);                               \
+        bits = (bits | (k_ & (C_SPACE | C_BREAK))) & (0u - d_);           \
+        o += 1 - (size_t)d_;                                              \
+    } while (0)
+    for (; end - i >= 8 && !(load64le(p + i) & HIGH); i += 8) {
+        ASCII_STEP(0); ASCII_STEP(1); ASCII_STEP(2); ASCII_STEP(3);
+        ASCII_STEP(4); ASCII_STEP(5); ASCII_STEP(6); ASCII_STEP(7);
     }
+    for (; i < end && p[i] < 0x80; i++)
+        ASCII_STEP(0);
+#undef ASCII_STEP
     fill_ascii_tail(w, o0, o);
     w->o = o;
     w->g = bits | (unsigned)(cnt < 15 ? cnt : 15);
@@ -1800,7 +1856,7 @@ static size_t span(fctx *c, const unsigned char *p, size_t i, size_t end,
 {
     const hot h = { c->t->blocks, c->fix, c->special, c->other, c->kindmask,
         c->base, c->rep };
-    const int fast = c->fix != NULL, swar = c->swar, rep = c->rep;
+    const int swar = c->swar, rep = c->rep;
     wr w = c->w;
     while (i < end) {
         unsigned b0 = p[i], r, n;
@@ -1813,7 +1869,7 @@ static size_t span(fctx *c, const unsigned char *p, size_t i, size_t end,
                 ascii_fast(c, &w, p, i, end);
             continue;
         }
-        if (fast && (b0 & 0xF0) == 0xE0) {
+        if ((b0 & 0xF0) == 0xE0) {
             size_t j = cjk_run(h, &w, p, i, end, len);
             if (j != i) {
                 i = j;
@@ -1824,7 +1880,7 @@ static size_t span(fctx *c, const unsigned char *p, size_t i, size_t end,
             break;
         s = h.base + (uint32_t)i;
         c->invalid += (size_t)bad;
-        if (!bad && fast) {
+        if (!bad) {
             u = utf8_pack(cp, &n);
             if (fast_cp(h, &w, cp, u, n, s, s + r)) {
                 i += r;
@@ -1911,11 +1967,11 @@ static void ctx_init(fctx *c, const norm_tables *t, norm_state *st,
     c->base = (uint32_t)st->offset;
     c->special = ((f & NORM_IGNORABLE) ? E_IGN : 0) |
         ((f & NORM_SKIP_NOISE) ? E_NOISE : 0);
-    if ((f & STEPS) == STEPS) {
-        c->fix = t->ix + (size_t)IX_FULL * NBLK;
+    if (combo(f) != 0) {
+        c->fix = t->ix + (size_t)(IX_COMP + combo(f)) * NBLK;
         c->kindmask = E_KIND;
         c->special |= E_SLOWKIND | ((f & NORM_LEET) ? E_LEET : 0);
-    } else if ((f & STEPS) == 0) {
+    } else {
         c->fix = t->ix + (size_t)IX_BASE * NBLK;   /* classes only */
     }
     c->other = c->special & ~E_NOISE;
