@@ -168,7 +168,7 @@ static int on_literal(unsigned int id, unsigned long long from,
     const mgroup *g = s->grp;
     const cterm *t = &g->terms[id];
     const norm_out *o = s->cur;
-    size_t ne = (size_t)to, ns = ne - t->len;
+    size_t ne = (size_t)to + s->scan_off, ns = ne - t->len;
     (void)from;
     (void)flags;
 
@@ -220,10 +220,28 @@ static int on_literal(unsigned int id, unsigned long long from,
  * Run rule r over subject[0..n). `map` (may be NULL) maps subject bytes to
  * original offsets. Returns 0, SLUICE_ENOMEM or SLUICE_ELIMIT.
  */
+/* First index of stream o whose source starts at or after `from`. */
+static size_t stream_index(const norm_out *o, size_t from)
+{
+    size_t lo = 0, hi = o->len;
+    if (from == 0)
+        return 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (o->src[mid] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static int run_regex(policy_scratch *s, uint32_t ri, const crule *r,
     const char *subject, size_t n, const norm_out *map)
 {
-    PCRE2_SIZE off = 0;
+    /* matches before s->from are not wanted (a session has committed
+       them); the bytes before it still serve as look-behind context */
+    PCRE2_SIZE off = map ? stream_index(map, s->from) : s->from;
     int limited = 0;
     uint32_t opts = PCRE2_NO_UTF_CHECK |
         (s->streaming ? PCRE2_PARTIAL_HARD : 0u);
@@ -621,7 +639,8 @@ static int decide(sluice_policy *p, policy_scratch *s, const char *text,
         v->spans[i].rule = p->rules[c[i].rule].id;
         v->spans[i].action = (sluice_action)p->rules[c[i].rule].action;
     }
-    size_t fcjk = check_first_cjk(text, len);
+    size_t fcjk = action >= SLUICE_REDACT ? check_first_cjk(text, len) :
+        SIZE_MAX;
     if (action == SLUICE_BLOCK) {
         size_t end = len;
         for (size_t i = 0; i < n; i++)
@@ -661,8 +680,10 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
         }
         s->grp = g;
         s->cur = o;
-        hs_error_t he = hs_scan(g->db, (const char *)o->text,
-            (unsigned)o->len, 0, s->hs, on_literal, s);
+        /* co-occurrence needs the terms before `from` too */
+        s->scan_off = g->has_all ? 0 : stream_index(o, s->from);
+        hs_error_t he = hs_scan(g->db, (const char *)o->text + s->scan_off,
+            (unsigned)(o->len - s->scan_off), 0, s->hs, on_literal, s);
         if (s->oom)
             return SLUICE_ENOMEM;
         if (he != HS_SUCCESS && he != HS_SCAN_TERMINATED)
@@ -679,10 +700,11 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
 }
 
 int check_window(sluice_policy *p, policy_scratch *s, const char *text,
-    size_t len, int streaming, size_t *invalid)
+    size_t len, int streaming, size_t from, size_t *invalid)
 {
     int rc;
 
+    s->from = from;
     s->ncands = 0;
     s->oom = 0;
     s->pol = p;
@@ -727,7 +749,7 @@ int check_run(sluice_policy *p, policy_scratch *s, const char *text,
     int rc, limited;
 
     *out = NULL;
-    if ((rc = check_window(p, s, text, len, 0, &invalid)) != 0)
+    if ((rc = check_window(p, s, text, len, 0, 0, &invalid)) != 0)
         return rc;
     limited = s->limited;
 

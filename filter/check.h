@@ -49,6 +49,8 @@ struct policy_scratch {
     int streaming;
     size_t pending_from;           /* lowest start of anything pending */
     int limited;                   /* a regex hit its resource limit */
+    size_t from;                   /* only matches starting here count */
+    size_t scan_off;               /* stream offset the current scan began */
     uint8_t *rx_hit;               /* per rule: its regex prefilter fired */
 };
 
@@ -65,12 +67,13 @@ int check_run(sluice_policy *p, policy_scratch *s, const char *text,
 /*
  * Match `text` and leave the surviving candidates in s->cands, sorted by
  * (start, end, rule), co-occurrence windows resolved and allow lists
- * applied. With `streaming` set, candidates that depend on bytes past the
+ * applied. Candidates starting before `from` may be left out (the text
+ * before it is context only; 0 for whole-text checks). With `streaming` set, candidates that depend on bytes past the
  * end are left out and s->pending_from is the lowest offset any of them
  * (or a partial regex match) starts at (len if none).
  */
 int check_window(sluice_policy *p, policy_scratch *s, const char *text,
-    size_t len, int streaming, size_t *invalid);
+    size_t len, int streaming, size_t from, size_t *invalid);
 
 /* Offset of the first CJK ideograph in text[0..len), or SIZE_MAX. */
 size_t check_first_cjk(const char *text, size_t len);

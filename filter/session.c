@@ -420,7 +420,8 @@ static int step(sluice_session *s, int final, sluice_release *r)
     r->stop = 0;
     s->olen = 0;
     scan_cjk(s, s->base + wend);
-    if ((rc = check_window(p, sc, s->buf, wend, !final, &inv)) != 0)
+    if ((rc = check_window(p, sc, s->buf, wend, !final,
+             (size_t)(s->frontier - s->base), &inv)) != 0)
         return rc;
     size_t hold = final ? wend : sc->pending_from;
     for (size_t g = 0; !final && g < p->ngroups; g++)

@@ -59,6 +59,7 @@ typedef struct mgroup {
     uint32_t *off;         /* per term: offset into bytes */
     uint32_t *sorted;      /* term ids sorted by bytes (prefix search) */
     uint32_t maxlen;       /* longest term, bytes */
+    int has_all;           /* holds co-occurrence terms */
 } mgroup;
 
 typedef struct crule {

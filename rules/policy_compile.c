@@ -518,8 +518,10 @@ static int resolve_rule(sluice_policy *p, size_t i, sluice_error *err)
             s->id, MAX_GROUPS);
     if (s->boundary == PSRC_BOUNDARY_WORD)
         p->has_boundary = 1;
-    if (s->kind == PSRC_ALL)
+    if (s->kind == PSRC_ALL) {
         r->nslots = (uint32_t)s->nterms;
+        p->groups[r->group].has_all = 1;
+    }
     return 0;
 }
 
