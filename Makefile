@@ -108,7 +108,7 @@ check-asan:
 
 check-tsan:
 	@$(MAKE) --no-print-directory SANITIZE=tsan OPT=-O1 unit
-	@BUILD=build-tsan TSAN_OPTIONS=halt_on_error=1 SLUICE_TESTS=check_test tests/run.sh
+	@BUILD=build-tsan TSAN_OPTIONS=halt_on_error=1 SLUICE_TESTS=check_test tests/run.sh && BUILD=build-tsan TSAN_OPTIONS=halt_on_error=1 SLUICE_TESTS=ledger_test tests/run.sh
 
 bench: all $(BENCH_BIN)
 	@BUILD=$(BUILD) bench/run.sh

@@ -23,7 +23,8 @@
  *
  * Term sets (cleaned the same way for every engine, see bench_terms_load):
  *   sw10k      10,000 entries of sensitive-word/dict_v20240407.txt sampled
- *              with splitmix64, seed 42 (partial Fisher-Yates, file order kept)
+ *              with splitmix64, seed 42 (partial Fisher-Yates; kept in
+ *              file order)
  *   sw65k      all of that list
  *   jieba349k  the first field of every line of jieba/dict.txt
  *
@@ -948,7 +949,8 @@ int bench_terms_load(bench_terms *out, const char *datadir, const char *name)
     bench_span *v = NULL;
     size_t n = 0;
     int rc = -1;
-    if (pn < 0 || (size_t)pn >= sizeof path || bench_read_file(path, &src) != 0)
+    if (pn < 0 || (size_t)pn >= sizeof path ||
+        bench_read_file(path, &src) != 0)
         goto done;
     if (src.len >= 3 && memcmp(src.p, "\xEF\xBB\xBF", 3) == 0)
         memset(src.p, ' ', 3);                 /* a BOM: trimmed below */
@@ -1093,7 +1095,8 @@ int bench_measure(const bench_pieces *pc, bench_scan_fn fn, void *ctx,
         out->matches = m;
     }
     qsort(t, (size_t)reps, sizeof t[0], bench_double_cmp);
-    out->seconds = reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
+    out->seconds = reps % 2 ? t[reps / 2] :
+        (t[reps / 2 - 1] + t[reps / 2]) / 2;
     out->bytes = pc->bytes;
     out->mbps = out->seconds > 0 ? (double)pc->bytes / out->seconds / 1e6 : 0;
     return 0;

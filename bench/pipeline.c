@@ -225,7 +225,8 @@ static int copy_regex_rules(const char *dir, bench_buf *cats,
             continue;
         /* copy the category once: only at the first rule that names it */
         int seen = 0;
-        for (yaml_node_item_t *j = rs->data.sequence.items.start; j < it; j++) {
+        for (yaml_node_item_t *j = rs->data.sequence.items.start; j < it;
+             j++) {
             yaml_node_t *r2 = yaml_document_get_node(&doc, *j);
             seen |= map_get(&doc, r2, "regex") != NULL &&
                 scalar_is(map_get(&doc, r2, "category"),
@@ -302,7 +303,8 @@ typedef struct policy_parts {
     int line[MAX_REGEX_RULES];       /* line of each rule in policy.yaml */
     int from_baseline;
     bench_buf refused;               /* why rules were dropped, for a note */
-    bench_buf rx;                    /* id, regex, id, regex ... ("\0" after each) */
+    bench_buf rx;                    /* id, regex, id, regex ... ("\0"
+                                        after each) */
 } policy_parts;
 
 static int parts_init(policy_parts *pp, const char *regex_from, int regex)
@@ -584,7 +586,8 @@ static int run(const bench_plan *pl, const pipe_args *a,
 {
     const char *dir = a->policy != NULL ? a->policy : a->tmp;
     policy_parts parts;
-    if (a->policy == NULL && parts_init(&parts, a->regex_from, a->regex) != 0) {
+    if (a->policy == NULL &&
+        parts_init(&parts, a->regex_from, a->regex) != 0) {
         parts_free(&parts);
         return -1;
     }

@@ -340,4 +340,7 @@ for stage in $STAGES; do
     "stage_$stage"
 done
 echo "bench: ${STAGES// /, } took $((SECONDS - T0)) s; rows in $RESULTS"
+# ledger: bench/ledger_bench.c prints its own table (alone: $BIN/ledger_bench)
+if [ -z "${BENCH_STAGES:-}" ] && [ -x "$BIN/ledger_bench" ]; then
+    "$BIN/ledger_bench" --dir "$TMP" || FAILED=1; fi
 exit "$FAILED"

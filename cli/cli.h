@@ -24,6 +24,9 @@ typedef struct cli_cmd {
 int cmd_check(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_ledger(int argc, char **argv);
+int cmd_receipt(int argc, char **argv);
 
 /* Print "sluice: " + message to stderr; returns EXIT_USAGE. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -24,6 +24,10 @@ typedef struct check_opts {
     int json;
     int exit_code;
     size_t max_input;
+    const char *ledger;        /* --ledger DIR */
+    const char *ledger_key;    /* --ledger-key PREFIX.key */
+    const char *digest_key;    /* --digest-key FILE */
+    int durable;
 } check_opts;
 
 static void check_usage(FILE *f)
@@ -31,6 +35,8 @@ static void check_usage(FILE *f)
     fprintf(f,
         "usage: sluice check -p POLICY [--json] [--exit-code] [TEXT | -]\n"
         "       sluice check -p POLICY --jsonl FILE [--json] [--exit-code]\n"
+        "       sluice check ... --ledger DIR --ledger-key PREFIX.key\n"
+        "                        [--digest-key FILE] [--durable]\n"
         "\n"
         "Check a text against a policy and print the verdict: the action\n"
         "(allow, flag, label, redact, block), the rules that fired, their\n"
@@ -43,6 +49,12 @@ static void check_usage(FILE *f)
         "      --exit-code       exit 1 if any verdict is block\n"
         "      --max-input SIZE  refuse inputs over SIZE bytes (default 16M;\n"
         "                        suffixes k, M, G)\n"
+        "      --ledger DIR      record each verdict in the signed ledger in DIR\n"
+        "                        (created if missing; docs/ledger.md); if it\n"
+        "                        cannot be recorded, the verdict is a block\n"
+        "      --ledger-key KEY  signing key for the ledger (sluice keygen)\n"
+        "      --digest-key FILE digest key (default: derived from KEY)\n"
+        "      --durable         sync each record before printing its verdict\n"
         "  -h, --help            this help\n"
         "\n"
         "TEXT is checked as given; with '-' or no TEXT, standard input is.\n"
@@ -51,7 +63,9 @@ static void check_usage(FILE *f)
         "examples:\n"
         "  sluice check -p policies/baseline 'call me at 13812345678'\n"
         "  echo '你这个傻逼' | sluice check -p policies/baseline --json -\n"
-        "  sluice check -p policies/baseline --jsonl examples/outputs.jsonl\n");
+        "  sluice check -p policies/baseline --jsonl examples/outputs.jsonl\n"
+        "  sluice check -p policies/baseline --ledger ./ledger \\\n"
+        "      --ledger-key ledger.key --json 'some output'\n");
 }
 
 static void print_human(const sluice_verdict *v, const char *id)
@@ -113,6 +127,14 @@ static int check_one(sluice_engine *e, const check_opts *o, const char *text,
     }
     int action = sluice_verdict_action(v);
     int rc = o->json ? print_json(v, id) : (print_human(v, id), 0);
+    uint64_t seq = 0;
+    if (!o->json && o->ledger != NULL) {
+        if (sluice_verdict_record(v, &seq, NULL))
+            printf("  recorded: %llu\n", (unsigned long long)seq);
+        else
+            printf("  not recorded: %s\n", sluice_verdict_reason(v) ?
+                sluice_verdict_reason(v) : "ledger_unavailable");
+    }
     sluice_verdict_free(v);
     return rc != 0 ? -1 : action;
 }
@@ -174,6 +196,10 @@ static int parse_args(int argc, char **argv, check_opts *o, int *help)
         {"jsonl", required_argument, NULL, 'l'},
         {"exit-code", no_argument, NULL, 'x'},
         {"max-input", required_argument, NULL, 'm'},
+        {"ledger", required_argument, NULL, 'L'},
+        {"ledger-key", required_argument, NULL, 'K'},
+        {"digest-key", required_argument, NULL, 'D'},
+        {"durable", no_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -189,6 +215,10 @@ static int parse_args(int argc, char **argv, check_opts *o, int *help)
             if (cli_parse_size(optarg, &o->max_input) != 0 || o->max_input == 0)
                 return cli_fail("check: --max-input: not a size: '%s'", optarg);
             break;
+        case 'L': o->ledger = optarg; break;
+        case 'K': o->ledger_key = optarg; break;
+        case 'D': o->digest_key = optarg; break;
+        case 'U': o->durable = 1; break;
         case 'h': *help = 1; return 0;
         default:
             fprintf(stderr, "Try 'sluice check --help'.\n");
@@ -197,15 +227,49 @@ static int parse_args(int argc, char **argv, check_opts *o, int *help)
     }
     if (o->policy == NULL)
         return cli_fail("check: a policy is required (-p POLICY)");
+    if ((o->ledger == NULL) != (o->ledger_key == NULL))
+        return cli_fail("check: --ledger DIR and --ledger-key KEY go together");
+    if (o->ledger == NULL && (o->digest_key != NULL || o->durable))
+        return cli_fail("check: --digest-key and --durable need --ledger");
     return 0;
+}
+
+/* Open the ledger of --ledger and attach it to e (fail-closed). */
+static int open_ledger(const check_opts *o, sluice_engine *e,
+    sluice_ledger **out)
+{
+    sluice_ledger_options lo = SLUICE_LEDGER_OPTIONS_INIT;
+    sluice_key *sk = NULL, *dk = NULL;
+    sluice_error err;
+    int rc = 0;
+    memset(&err, 0, sizeof err);
+    if (sluice_key_load(&sk, o->ledger_key, &err) != 0 ||
+        (o->digest_key != NULL &&
+            sluice_key_load(&dk, o->digest_key, &err) != 0)) {
+        rc = cli_fail_err(&err);
+        goto out;
+    }
+    lo.dir = o->ledger;
+    lo.signer = sk;
+    lo.digest_key = dk;
+    lo.mode = o->durable ? SLUICE_LEDGER_DURABLE : SLUICE_LEDGER_BATCHED;
+    lo.no_thread = 1;      /* one short process: close writes the checkpoint */
+    if (sluice_ledger_open(out, &lo, &err) != 0 ||
+        sluice_engine_set_ledger(e, *out, SLUICE_FAIL_CLOSED) != 0)
+        rc = cli_fail_err(&err);
+out:
+    sluice_key_free(sk);
+    sluice_key_free(dk);
+    return rc;
 }
 
 int cmd_check(int argc, char **argv)
 {
-    check_opts o = {NULL, NULL, 0, 0, DEFAULT_MAX_INPUT};
+    check_opts o = {NULL, NULL, 0, 0, DEFAULT_MAX_INPUT, NULL, NULL, NULL, 0};
     int help = 0, rc, blocked = 0;
     sluice_policy *p = NULL;
     sluice_engine *e = NULL;
+    sluice_ledger *l = NULL;
     char *text = NULL;
     size_t len = 0;
 
@@ -250,6 +314,8 @@ int cmd_check(int argc, char **argv)
         rc = cli_fail_err(&err);
         goto out;
     }
+    if (o.ledger != NULL && (rc = open_ledger(&o, e, &l)) != 0)
+        goto out;
     if (o.jsonl != NULL) {
         rc = run_jsonl(e, &o, &blocked);
     } else {
@@ -263,6 +329,9 @@ out:
     if (fflush(stdout) != 0 && rc == EXIT_OK)
         rc = cli_fail("writing output: %s", strerror(errno));
     sluice_engine_free(e);
+    if (l != NULL && sluice_ledger_close(l, &err) != 0 && rc == EXIT_OK)
+        rc = cli_fail_err(&err);
+    sluice_ledger_free(l);
     sluice_policy_unref(p);
     free(text);
     return rc;

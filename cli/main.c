@@ -13,6 +13,9 @@ static const cli_cmd commands[] = {
      cmd_check},
     {"stream", "pass standard input through a streaming session", cmd_stream},
     {"test", "run a policy's test cases (tests/*.yaml)", cmd_test},
+    {"keygen", "make a signing key pair (or a digest key)", cmd_keygen},
+    {"ledger", "verify, show, prove records of a decision ledger", cmd_ledger},
+    {"receipt", "verify a receipt with the public key", cmd_receipt},
 };
 
 static void usage(FILE *f)

@@ -5,6 +5,13 @@
  * to take a reference; a check then runs entirely under the policy it
  * took, so a swap (sluice_engine_set_policy) never tears a check in two
  * and the old policy lives until its last check ends.
+ *
+ * Ledger: the engine borrows a ledger (sluice_engine_set_ledger) and
+ * records every verdict in it before returning the verdict. If the record
+ * cannot be written, the fail mode decides: closed (default) turns the
+ * verdict into a block with reason "ledger_unavailable"; open keeps it,
+ * says "ledger_unavailable_fail_open", and the ledger writes a gap record
+ * (how many decisions, when) once it can write again.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -12,6 +19,8 @@
 
 #include "filter/check.h"
 #include "filter/engine.h"
+#include "filter/verdict.h"
+#include "ledger/ledger.h"
 
 #define DEFAULT_MAX_INPUT (16u << 20)
 #define DEFAULT_MAX_SPANS 10000u
@@ -21,6 +30,8 @@ struct sluice_engine {
     sluice_policy *policy;    /* owned reference, may be NULL */
     size_t max_input;
     size_t max_spans;
+    sluice_ledger *ledger;    /* borrowed, may be NULL (lock) */
+    sluice_fail_mode fail;    /* (lock) */
 };
 
 int sluice_engine_new(sluice_engine **out, const sluice_engine_options *opts,
@@ -96,16 +107,73 @@ size_t engine_max_spans(const sluice_engine *e)
     return e->max_spans;
 }
 
-/* No ledger yet: nothing to record. */
+int sluice_engine_set_ledger(sluice_engine *e, sluice_ledger *l,
+    sluice_fail_mode fail)
+{
+    if (e == NULL || (fail != SLUICE_FAIL_CLOSED && fail != SLUICE_FAIL_OPEN))
+        return SLUICE_EINVAL;
+    if (pthread_mutex_lock(&e->lock) != 0)
+        return SLUICE_EINTERNAL;
+    e->ledger = l;
+    e->fail = fail;
+    (void)pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+/*
+ * Record v before it is returned. A failure to record is not an error of
+ * the check: the verdict changes per the fail mode, and only an
+ * allocation failure while changing it is returned.
+ */
+void *engine_digest_start(sluice_engine *e,
+    crypto_generichash_blake2b_state *st)
+{
+    sluice_ledger *l;
+    if (pthread_mutex_lock(&e->lock) != 0)
+        return NULL;
+    l = e->ledger;
+    (void)pthread_mutex_unlock(&e->lock);
+    if (l != NULL)
+        ledger_digest_start(l, st);
+    return l;
+}
+
 int engine_record(sluice_engine *e, sluice_verdict *v, const sluice_meta *meta,
     const char *text, size_t len)
 {
-    (void)e;
-    (void)v;
-    (void)meta;
-    (void)text;
-    (void)len;
-    return 0;
+    return engine_record_digest(e, v, meta, text, len, NULL, NULL);
+}
+
+int engine_record_digest(sluice_engine *e, sluice_verdict *v,
+    const sluice_meta *meta, const char *text, size_t len,
+    const void *keyed_by, const unsigned char *dg)
+{
+    sluice_ledger *l;
+    sluice_fail_mode fail;
+    int rc;
+    if (pthread_mutex_lock(&e->lock) != 0)
+        return SLUICE_EINTERNAL;
+    l = e->ledger;
+    fail = e->fail;
+    (void)pthread_mutex_unlock(&e->lock);
+    if (l == NULL)
+        return 0;
+    if (text != NULL || dg == NULL || keyed_by != l)
+        rc = ledger_append_verdict(l, v, meta, text, len, &v->record_seq,
+            v->record_hash);
+    else
+        rc = ledger_append_verdict_digest(l, v, meta, dg, &v->record_seq,
+            v->record_hash);
+    if (rc == 0) {
+        v->recorded = 1;
+        return 0;
+    }
+    ledger_note_unrecorded(l, fail == SLUICE_FAIL_OPEN);
+    if (fail == SLUICE_FAIL_OPEN) {
+        v->reason = "ledger_unavailable_fail_open";
+        return 0;
+    }
+    return verdict_force_block(v, "ledger_unavailable", text, len);
 }
 
 int sluice_check(sluice_engine *e, const char *text, size_t len,

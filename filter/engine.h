@@ -5,6 +5,8 @@
 #ifndef SLUICE_FILTER_ENGINE_H
 #define SLUICE_FILTER_ENGINE_H
 
+#include <sodium.h>
+
 #include "sluice.h"
 
 /*
@@ -16,6 +18,18 @@
  */
 int engine_record(sluice_engine *e, sluice_verdict *v, const sluice_meta *meta,
     const char *text, size_t len);
+
+/*
+ * Sessions see their output in pieces: engine_digest_start() starts the
+ * ledger's keyed digest in *st and returns the ledger it belongs to (NULL,
+ * st untouched, when the engine has none); engine_record_digest() records
+ * with that digest (text NULL), if the engine still has the same ledger.
+ */
+void *engine_digest_start(sluice_engine *e,
+    crypto_generichash_blake2b_state *st);
+int engine_record_digest(sluice_engine *e, sluice_verdict *v,
+    const sluice_meta *meta, const char *text, size_t len,
+    const void *keyed_by, const unsigned char *dg);
 
 size_t engine_max_input(const sluice_engine *e);
 size_t engine_max_spans(const sluice_engine *e);

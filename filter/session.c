@@ -76,6 +76,8 @@ struct sluice_session {
     size_t max_spans;
     int stopped, finished;
     sluice_verdict *stop_verdict;
+    void *digest_ledger;        /* ledger whose key digests the output */
+    crypto_generichash_blake2b_state digest;
 };
 
 /* ---- small buffers ------------------------------------------------------ */
@@ -176,6 +178,7 @@ int sluice_session_new(sluice_session **out, sluice_engine *e,
     s->first_cjk = UINT64_MAX;
     norm_state_init(&s->inv_state, 0, 0);
     norm_out_init(&s->inv_out);
+    s->digest_ledger = engine_digest_start(e, &s->digest);
     s->scratch = policy_scratch_get(s->pol);
     s->fired = calloc(s->pol->nrules ? s->pol->nrules : 1, 1);
     if (s->scratch == NULL || s->fired == NULL || copy_meta(s, meta) != 0) {
@@ -195,6 +198,7 @@ void sluice_session_free(sluice_session *s)
     sluice_verdict_free(s->stop_verdict);
     sluice_policy_unref(s->pol);
     norm_out_free(&s->inv_out);
+    sodium_memzero(&s->digest, sizeof s->digest);
     free(s->meta_buf);
     free(s->buf);
     free(s->spans);
@@ -385,6 +389,21 @@ static void trim(sluice_session *s)
 
 static int make_verdict(sluice_session *s, sluice_verdict **out);
 
+/* Record v with the digest of everything fed so far. */
+static int record(sluice_session *s, sluice_verdict *v)
+{
+    unsigned char dg[32];
+    const unsigned char *d = NULL;
+    if (s->digest_ledger != NULL) {
+        crypto_generichash_blake2b_state st = s->digest;
+        if (crypto_generichash_blake2b_final(&st, dg, sizeof dg) == 0)
+            d = dg;
+        sodium_memzero(&st, sizeof st);
+    }
+    return engine_record_digest(s->engine, v, &s->meta, NULL, 0,
+        s->digest_ledger, d);
+}
+
 static int stop_with(sluice_session *s, const char *reason, sluice_release *r)
 {
     s->stopped = 1;
@@ -395,7 +414,7 @@ static int stop_with(sluice_session *s, const char *reason, sluice_release *r)
     if (rc != 0)
         return rc;
     /* a block is recorded the moment it happens */
-    rc = engine_record(s->engine, s->stop_verdict, &s->meta, NULL, 0);
+    rc = record(s, s->stop_verdict);
     if (rc != 0)
         return rc;
     r->data = sluice_verdict_output(s->stop_verdict, &r->len);
@@ -464,6 +483,9 @@ int sluice_session_feed(sluice_session *s, const char *chunk, size_t len,
     if (s->stopped || s->finished)
         return SLUICE_EMISUSE;
     int rc = buf_append(s, chunk, len);
+    if (rc == 0 && s->digest_ledger != NULL && len > 0)
+        rc = crypto_generichash_blake2b_update(&s->digest,
+            (const unsigned char *)chunk, len) == 0 ? 0 : SLUICE_EINTERNAL;
     if (rc == 0) {
         rc = norm_feed(s->pol->nt, &s->inv_state, chunk, len, 0, &s->inv_out);
         s->invalid += s->inv_out.invalid;
@@ -571,7 +593,7 @@ int sluice_session_finish(sluice_session *s, sluice_release *out,
     }
     if ((rc = make_verdict(s, verdict)) != 0)
         return rc;
-    rc = engine_record(s->engine, *verdict, &s->meta, NULL, 0);
+    rc = record(s, *verdict);
     if (rc != 0) {
         sluice_verdict_free(*verdict);
         *verdict = NULL;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter/check.h"
 #include "filter/verdict.h"
 #include "rules/policy.h"
 
@@ -88,6 +89,48 @@ size_t sluice_verdict_invalid_utf8(const sluice_verdict *v)
 const sluice_policy *sluice_verdict_policy(const sluice_verdict *v)
 {
     return v ? v->policy : NULL;
+}
+
+const char *sluice_verdict_reason(const sluice_verdict *v)
+{
+    return v ? v->reason : NULL;
+}
+
+int sluice_verdict_record(const sluice_verdict *v, uint64_t *seq,
+    unsigned char hash[32])
+{
+    if (v == NULL || !v->recorded)
+        return 0;
+    if (seq != NULL)
+        *seq = v->record_seq;
+    if (hash != NULL)
+        memcpy(hash, v->record_hash, 32);
+    return 1;
+}
+
+int verdict_force_block(sluice_verdict *v, const char *reason,
+    const char *text, size_t len)
+{
+    const sluice_policy *p = v->policy;
+    if (text == NULL) {
+        text = v->output ? v->output : "";
+        len = v->output ? v->output_len : 0;
+    }
+    if (v->action != SLUICE_BLOCK || v->output == NULL) {
+        const char *ref = check_lang_zh(p, check_first_cjk(text, len), len) ?
+            p->src->refusal_zh : p->src->refusal_en;
+        size_t n = strlen(ref);
+        char *o = malloc(n + 1);
+        if (o == NULL)
+            return SLUICE_ENOMEM;
+        memcpy(o, ref, n + 1);
+        free(v->output);
+        v->output = o;
+        v->output_len = n;
+        v->action = SLUICE_BLOCK;
+    }
+    v->reason = reason;
+    return 0;
 }
 
 /* ---- JSON ------------------------------------------------------------- */
@@ -250,6 +293,20 @@ int sluice_verdict_json(const sluice_verdict *v, char **out, size_t *len)
     jcstr(&b, sluice_policy_hash(v->policy));
     jlit(&b, sluice_policy_signed(v->policy) ? ",\"signed\":true}" :
         ",\"signed\":false}");
+    if (v->recorded) {
+        static const char hexd[] = "0123456789abcdef";
+        char hex[65];
+        for (int i = 0; i < 32; i++) {
+            hex[2 * i] = hexd[v->record_hash[i] >> 4];
+            hex[2 * i + 1] = hexd[v->record_hash[i] & 15];
+        }
+        hex[64] = '\0';
+        jlit(&b, ",\"record\":{\"seq\":");
+        jnum(&b, (long long)v->record_seq);
+        jlit(&b, ",\"hash\":");
+        jcstr(&b, hex);
+        jlit(&b, "}");
+    }
     if (v->invalid) {
         jlit(&b, ",\"invalid_utf8\":");
         jnum(&b, (long long)v->invalid);

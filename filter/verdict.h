@@ -21,6 +21,20 @@ struct sluice_verdict {
     size_t invalid;
     sluice_policy *policy;   /* a reference, dropped by verdict_free */
     const char *reason;      /* static string or NULL */
+    /* the ledger record (engine_record), when one was written */
+    int recorded;
+    uint64_t record_seq;
+    unsigned char record_hash[32];
 };
+
+/*
+ * Turn `v` into a block with `reason` (a static string): its output
+ * becomes the policy's refusal, in the language the policy chooses for
+ * `text` (the checked output; NULL: judged from v's own output). Rules,
+ * categories and spans stay, as evidence of what matched. Returns 0 or
+ * SLUICE_ENOMEM (v is then unchanged).
+ */
+int verdict_force_block(sluice_verdict *v, const char *reason,
+    const char *text, size_t len);
 
 #endif

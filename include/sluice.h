@@ -310,6 +310,350 @@ SLUICE_API size_t sluice_session_held(const sluice_session *s);
 /* Free the session (NULL is a no-op). */
 SLUICE_API void sluice_session_free(sluice_session *s);
 
+/* ------------------------------------------------------------------------
+ * Ledger
+ *
+ * A signed, append-only record of every decision (docs/ledger.md). Each
+ * writer (a process, or one ledger handle) keeps its own chain of records
+ * in segment files under DIR/<writer>/: every record names the policy
+ * that decided (id, version, hash, signed), the action, the rules and
+ * categories, a keyed BLAKE2b digest of the checked text (never the text)
+ * and the caller's metadata, and carries the hash of the record before it.
+ * An RFC 6962 Merkle tree over each chain is checkpointed every N records
+ * or T milliseconds, as a C2SP tlog-checkpoint signed with Ed25519 (a C2SP
+ * signed note), and the segment is synced then (group commit).
+ *
+ * Keys (text files, C2SP signed-note key formats):
+ *   PREFIX.key     "PRIVATE+KEY+<name>+<id>+<base64>"  signs checkpoints
+ *   PREFIX.pub     "<name>+<id>+<base64>"              verifies them
+ *   PREFIX.digest  "SLUICE+DIGEST+KEY+<name>+<id>+<base64>"  optional
+ * The digest key (a per-deployment secret) keys the output digests; by
+ * default it is derived from the signing key (crypto_kdf, docs/ledger.md).
+ *
+ * Objects: sluice_key is immutable once loaded (share it); sluice_ledger
+ * is thread-safe (appends are serialized inside); the verify, prove and
+ * read calls work on a directory and keep nothing between calls.
+ * ---------------------------------------------------------------------- */
+
+typedef struct sluice_key sluice_key;
+
+typedef enum sluice_key_kind {
+    SLUICE_KEY_SIGNER = 1,     /* PREFIX.key: secret, signs checkpoints */
+    SLUICE_KEY_VERIFIER = 2,   /* PREFIX.pub: public, checks them */
+    SLUICE_KEY_DIGEST = 3      /* PREFIX.digest: secret, keys digests */
+} sluice_key_kind;
+
+/*
+ * Generate a key pair: write PREFIX.key (mode 0600) and PREFIX.pub, or,
+ * with `digest` set, a digest key PREFIX.digest (mode 0600) instead.
+ * `name` (NULL: "sluice") names the key in signatures: 1..64 printable
+ * ASCII characters, no '+' or space. Existing files are never overwritten
+ * (SLUICE_EIO, err says which). Returns 0 or a negative SLUICE_E* code.
+ */
+SLUICE_API SLUICE_WUR int sluice_keygen(const char *prefix, const char *name,
+    int digest, sluice_error *err);
+
+/*
+ * Load a key file of any of the three kinds (or parse its text). On
+ * success *out is the caller's (sluice_key_free). Errors: SLUICE_EIO,
+ * SLUICE_EINVAL (malformed, or its id does not match its key), with the
+ * file and reason in err. Secret material is wiped when freed.
+ */
+SLUICE_API SLUICE_WUR int sluice_key_load(sluice_key **out, const char *path,
+    sluice_error *err);
+SLUICE_API SLUICE_WUR int sluice_key_parse(sluice_key **out, const char *text,
+    size_t len, sluice_error *err);
+/* Wipe and free. NULL is a no-op. */
+SLUICE_API void sluice_key_free(sluice_key *k);
+
+SLUICE_API sluice_key_kind sluice_key_type(const sluice_key *k);
+/* The key's name (borrowed, lives as long as k). */
+SLUICE_API const char *sluice_key_name(const sluice_key *k);
+/* The signed-note key id (signer, verifier) or the digest key id. */
+SLUICE_API uint32_t sluice_key_id(const sluice_key *k);
+
+/*
+ * Keyed digest of an output, as ledger records carry it: BLAKE2b-256 keyed
+ * with the digest key (a digest key, or the one derived from a signer
+ * key), personalization "sluice-digest-v1". *key_id (may be NULL) gets
+ * the digest key's id. Returns 0 or SLUICE_EINVAL (a verifier key).
+ */
+SLUICE_API SLUICE_WUR int sluice_digest(const sluice_key *k, const char *text,
+    size_t len, unsigned char out[32], uint32_t *key_id);
+
+typedef struct sluice_ledger sluice_ledger;
+
+typedef enum sluice_ledger_mode {
+    /* An append returns once its record is written to the segment file
+       (the kernel has it). A crash of the machine loses at most the
+       records after the last synced checkpoint: at most
+       checkpoint_records records or checkpoint_ms of them, plus one sync
+       in flight. A crash of the process alone loses nothing. */
+    SLUICE_LEDGER_BATCHED = 0,
+    /* An append returns only after a checkpoint covering its record has
+       been synced to disk. Concurrent appends share one sync. */
+    SLUICE_LEDGER_DURABLE = 1
+} sluice_ledger_mode;
+
+typedef enum sluice_fail_mode {
+    /* Default: a decision that cannot be recorded becomes a block with
+       reason "ledger_unavailable". */
+    SLUICE_FAIL_CLOSED = 0,
+    /* The verdict stands, with reason "ledger_unavailable_fail_open"; the
+       ledger records the gap (how many, when) once it can write again. */
+    SLUICE_FAIL_OPEN = 1
+} sluice_fail_mode;
+
+/* Called after each checkpoint is synced, with its signed note (e.g. to
+   anchor it elsewhere). Runs on a ledger thread, outside its locks; it
+   must not call into the ledger. */
+typedef void (*sluice_checkpoint_fn)(const char *writer, const char *note,
+    size_t len, void *payload);
+
+#define SLUICE_LEDGER_OPTIONS_VERSION 1
+typedef struct sluice_ledger_options {
+    unsigned version;              /* SLUICE_LEDGER_OPTIONS_VERSION */
+    const char *dir;               /* required; created if missing */
+    const char *writer;            /* NULL: "default"; 1..64 of
+                                      [A-Za-z0-9._-], one process each */
+    const sluice_key *signer;      /* required: a SLUICE_KEY_SIGNER */
+    const sluice_key *digest_key;  /* NULL: derived from signer */
+    const char *origin;            /* checkpoint origin line; NULL:
+                                      "sluice/<key name>/<writer>" */
+    sluice_ledger_mode mode;
+    uint32_t checkpoint_records;   /* 0: 1000 */
+    uint32_t checkpoint_ms;        /* 0: 10 */
+    uint64_t segment_bytes;        /* rotate past this size; 0: 64 MiB */
+    uint32_t segment_seconds;      /* rotate past this age; 0: never */
+    int no_thread;                 /* 1: no background checkpoint thread
+                                      (checkpoints then happen only on
+                                      append, sync and close) */
+    sluice_checkpoint_fn on_checkpoint;   /* may be NULL */
+    void *payload;                 /* for on_checkpoint */
+} sluice_ledger_options;
+#define SLUICE_LEDGER_OPTIONS_INIT { SLUICE_LEDGER_OPTIONS_VERSION, NULL, \
+    NULL, NULL, NULL, NULL, SLUICE_LEDGER_BATCHED, 0, 0, 0, 0, 0, NULL, NULL }
+
+/*
+ * Open (or create) the writer's chain in opts->dir. The keys are copied;
+ * the caller may free them afterwards. Recovery happens here: a torn tail
+ * left by a crash is cut back to the last whole record (the cut bytes are
+ * kept in a side file), the records after the last checkpoint are checked
+ * against it, and a record says how many bytes were cut. Every open
+ * starts a new session (an "open" record) and syncs a checkpoint.
+ *
+ * Errors: SLUICE_EINVAL (options, or the chain was signed by another key
+ * or origin), SLUICE_EIO (files; another process holds the writer; a
+ * corrupt segment that is not a torn tail), SLUICE_ENOMEM; err says why.
+ */
+SLUICE_API SLUICE_WUR int sluice_ledger_open(sluice_ledger **out,
+    const sluice_ledger_options *opts, sluice_error *err);
+
+/* Write and sync a checkpoint now. 0 or a negative SLUICE_E* code. */
+SLUICE_API SLUICE_WUR int sluice_ledger_sync(sluice_ledger *l,
+    sluice_error *err);
+
+/*
+ * Close: append a "close" record, sync a final checkpoint, release the
+ * files. The handle stays valid, and later appends fail (so an engine
+ * still attached blocks, fail-closed); free it with sluice_ledger_free.
+ * Returns 0, or a negative code if the final writes failed.
+ */
+SLUICE_API SLUICE_WUR int sluice_ledger_close(sluice_ledger *l,
+    sluice_error *err);
+
+/* Close (if still open, errors ignored), wipe the keys, free. NULL is a
+   no-op. No engine may be using the ledger any more. */
+SLUICE_API void sluice_ledger_free(sluice_ledger *l);
+
+typedef struct sluice_ledger_stats {
+    uint64_t records;         /* records in the chain (last seq) */
+    uint64_t synced;          /* records covered by a synced checkpoint */
+    uint64_t checkpoints;     /* checkpoints written by this handle */
+    uint64_t syncs;           /* fdatasync calls made by this handle */
+    uint32_t session;         /* this handle's session number */
+    uint64_t recovered_bytes; /* bytes cut at open */
+    uint64_t unrecorded;      /* decisions not recorded (fail-open or
+                                 fail-closed) and not yet in a gap record */
+    int failed;               /* 1: a sync failed; appends now fail */
+} sluice_ledger_stats;
+
+SLUICE_API void sluice_ledger_get_stats(sluice_ledger *l,
+    sluice_ledger_stats *out);
+
+/*
+ * Record every verdict of `e` in `l` (NULL: stop recording). The engine
+ * does not take ownership: `l` must outlive every check that may use it,
+ * that is, detach it (or free the engine) after the last check returns
+ * and before sluice_ledger_free. Returns 0 or SLUICE_EINVAL.
+ */
+SLUICE_API int sluice_engine_set_ledger(sluice_engine *e, sluice_ledger *l,
+    sluice_fail_mode fail);
+
+/*
+ * 1 if the verdict was recorded, with its sequence number in *seq and its
+ * record hash (the RFC 6962 leaf hash) in hash (either may be NULL); 0 if
+ * not (no ledger, or recording failed under fail-open).
+ */
+SLUICE_API int sluice_verdict_record(const sluice_verdict *v, uint64_t *seq,
+    unsigned char hash[32]);
+
+/* Why a verdict was forced ("ledger_unavailable", "regex_limit", ...), or
+   NULL. Static string. */
+SLUICE_API const char *sluice_verdict_reason(const sluice_verdict *v);
+
+/* ---- reading and verifying -------------------------------------------- */
+
+typedef enum sluice_record_type {
+    SLUICE_RECORD_OPEN = 1,
+    SLUICE_RECORD_VERDICT = 2,
+    SLUICE_RECORD_RECOVERY = 3,
+    SLUICE_RECORD_GAP = 4,
+    SLUICE_RECORD_CLOSE = 5
+} sluice_record_type;
+
+/* One record, decoded. Strings are NUL-terminated, "" when absent, and
+   borrowed: valid only during the callback that received the record. */
+typedef struct sluice_record {
+    sluice_record_type type;
+    uint64_t seq;                  /* 1-based, per writer */
+    int64_t time_ns;               /* Unix time, nanoseconds */
+    uint32_t session;
+    const char *writer;
+    unsigned char hash[32];        /* leaf hash: SHA-256(0x00 || record) */
+    unsigned char prev[32];        /* hash of record seq-1 (zeros for 1) */
+    /* SLUICE_RECORD_VERDICT */
+    sluice_action action;
+    const char *reason;
+    const char *policy_id;
+    int64_t policy_version;
+    const char *policy_hash;       /* lower-case hex, or "" */
+    int policy_signed;
+    int has_digest;
+    uint32_t digest_key_id;
+    unsigned char digest[32];
+    size_t nrules;
+    const char *const *rules;
+    size_t ncategories;
+    const char *const *categories;
+    const char *request_id;
+    const char *tenant;
+    const char *subject;
+    const char *model;
+    int truncated;                 /* a string or list was cut short */
+    /* SLUICE_RECORD_OPEN */
+    sluice_ledger_mode mode;
+    uint32_t checkpoint_records;
+    uint32_t checkpoint_ms;
+    const char *library_version;
+    const char *host;
+    uint32_t pid;
+    /* SLUICE_RECORD_RECOVERY */
+    uint64_t cut_bytes;
+    uint64_t kept_unsigned;        /* whole records kept after the last
+                                      checkpoint, now covered */
+    const char *segment;
+    const char *saved_as;          /* side file holding the cut bytes */
+    /* SLUICE_RECORD_GAP */
+    uint64_t gap_released;         /* fail-open: released unrecorded */
+    uint64_t gap_blocked;          /* fail-closed: blocked unrecorded */
+    int64_t gap_first_ns;
+    int64_t gap_last_ns;
+    const char *gap_error;
+} sluice_record;
+
+/* Return 0 to go on, anything else to stop (it is returned). */
+typedef int (*sluice_record_fn)(const sluice_record *r, void *payload);
+
+/*
+ * Call fn for each record of `writer` (NULL: every writer, one after the
+ * other, by name) in sequence order. Reads only; checks the frames but
+ * not the signatures (sluice_ledger_verify does). Returns 0, fn's nonzero
+ * value, or a negative SLUICE_E* code with err.
+ */
+SLUICE_API SLUICE_WUR int sluice_ledger_foreach(const char *dir,
+    const char *writer, sluice_record_fn fn, void *payload,
+    sluice_error *err);
+
+/* The record as one line of JSON; *out is malloc'd, the caller's. */
+SLUICE_API SLUICE_WUR int sluice_record_json(const sluice_record *r,
+    char **out, size_t *len);
+
+/*
+ * The latest checkpoint (a signed note) of `writer` (NULL: the only
+ * writer), for keeping as an anchor. *out is malloc'd, the caller's.
+ */
+SLUICE_API SLUICE_WUR int sluice_ledger_checkpoint(const char *dir,
+    const char *writer, char **out, size_t *len, sluice_error *err);
+
+#define SLUICE_VERIFY_OPTIONS_VERSION 1
+typedef struct sluice_verify_options {
+    unsigned version;            /* SLUICE_VERIFY_OPTIONS_VERSION */
+    const sluice_key *key;       /* required: verifier (or signer) key */
+    const char *anchor;          /* file of signed checkpoints kept
+                                    elsewhere (truncation, rollback,
+                                    forks); NULL: none */
+    const char *writer;          /* NULL: every writer */
+    int allow_tail;              /* 1: records after the last checkpoint
+                                    and a torn last frame (a live writer)
+                                    are reported, not failures */
+    int allow_pruned;            /* 1: a chain may start after record 1
+                                    (old segments removed) */
+} sluice_verify_options;
+#define SLUICE_VERIFY_OPTIONS_INIT { SLUICE_VERIFY_OPTIONS_VERSION, NULL, \
+    NULL, NULL, 0, 0 }
+
+/* What a verification found. ok == 1: everything checked. */
+typedef struct sluice_verify_report {
+    int ok;
+    size_t writers;
+    size_t segments;
+    uint64_t records;            /* records covered by a checkpoint */
+    uint64_t checkpoints;
+    uint64_t tail_records;       /* after the last checkpoint */
+    uint64_t torn_bytes;         /* partial frame at the very end */
+    size_t anchors;              /* anchors matched */
+    /* the first failure (ok == 0) */
+    char writer[72];
+    uint64_t seq;                /* the bad record, or 0 */
+    char file[512];              /* segment file (path), or "" */
+    uint64_t offset;             /* byte offset in it */
+    char reason[512];
+    char warning[512];           /* something worth saying, or "" */
+} sluice_verify_report;
+
+/*
+ * Verify a ledger directory: every record's hash and chain link, sequence
+ * and session continuity, segment continuity, every checkpoint's frontier,
+ * root and signature, and the anchors. Returns 0 when the verification
+ * ran (rep->ok says the result), or a negative code when it could not
+ * (SLUICE_EIO: no such directory; SLUICE_EINVAL: options, anchor file).
+ */
+SLUICE_API SLUICE_WUR int sluice_ledger_verify(const char *dir,
+    const sluice_verify_options *opts, sluice_verify_report *rep,
+    sluice_error *err);
+
+/*
+ * A receipt for record `seq` of `writer` (NULL: the only writer): the
+ * record, its inclusion proof, and the latest signed checkpoint, as
+ * canonical JSON (docs/ledger.md, "Receipts"). *out is malloc'd. Errors:
+ * SLUICE_EINVAL (no such record, or not yet covered by a checkpoint),
+ * SLUICE_EIO, SLUICE_ENOMEM.
+ */
+SLUICE_API SLUICE_WUR int sluice_ledger_prove(const char *dir,
+    const char *writer, uint64_t seq, char **out, size_t *len,
+    sluice_error *err);
+
+/*
+ * Verify a receipt with the public key alone. Returns 0 when the check
+ * ran: rep->ok is 1 if the receipt is exactly as sluice_ledger_prove
+ * wrote it and everything in it verifies (rep->writer, rep->seq say which
+ * record), else rep->reason says why not.
+ */
+SLUICE_API SLUICE_WUR int sluice_receipt_verify(const char *receipt,
+    size_t len, const sluice_key *key, sluice_verify_report *rep,
+    sluice_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -521,6 +521,66 @@ static void holding_more_than_the_limit_fails_closed(void **state)
     sluice_session_free(s);
 }
 
+typedef struct digests {
+    unsigned char d[4][32];
+    int n;
+} digests;
+
+static int collect_digest(const sluice_record *r, void *payload)
+{
+    digests *d = payload;
+    if (r->type == SLUICE_RECORD_VERDICT && r->has_digest && d->n < 4)
+        memcpy(d->d[d->n++], r->digest, 32);
+    return 0;
+}
+
+static void a_streamed_output_is_recorded_with_its_keyed_digest(void **state)
+{
+    fx *f = *state;
+    char dir[] = "/tmp/sluice-sess-ledger-XXXXXX", prefix[600], cmd[700];
+    sluice_key *k = NULL;
+    sluice_ledger *l = NULL;
+    sluice_session *s = NULL;
+    sluice_release rel;
+    sluice_verdict *v = NULL;
+    const char *t = "one shit, two 13812345678, three";
+    unsigned char want[32];
+    digests got = {0};
+    assert_non_null(mkdtemp(dir));
+    snprintf(prefix, sizeof prefix, "%s/k", dir);
+    assert_int_equal(sluice_keygen(prefix, "test", 0, NULL), 0);
+    snprintf(prefix, sizeof prefix, "%s/k.key", dir);
+    assert_int_equal(sluice_key_load(&k, prefix, NULL), 0);
+    sluice_ledger_options o = SLUICE_LEDGER_OPTIONS_INIT;
+    snprintf(prefix, sizeof prefix, "%s/ledger", dir);
+    o.dir = prefix;
+    o.signer = k;
+    assert_int_equal(sluice_ledger_open(&l, &o, NULL), 0);
+    assert_int_equal(sluice_engine_set_ledger(f->e[0], l, SLUICE_FAIL_CLOSED), 0);
+    assert_int_equal(sluice_session_new(&s, f->e[0], NULL, NULL, NULL), 0);
+    size_t tn = strlen(t);
+    for (size_t i = 0; i < tn; i += 3)
+        assert_int_equal(sluice_session_feed(s, t + i,
+            tn - i < 3 ? tn - i : 3, &rel), 0);
+    assert_int_equal(sluice_session_finish(s, &rel, &v), 0);
+    uint64_t seq = 0;
+    assert_int_equal(sluice_verdict_record(v, &seq, NULL), 1);
+    assert_true(seq > 0);
+    sluice_verdict_free(v);
+    sluice_session_free(s);
+    assert_int_equal(sluice_engine_set_ledger(f->e[0], NULL, SLUICE_FAIL_CLOSED), 0);
+    assert_int_equal(sluice_ledger_close(l, NULL), 0);
+    sluice_ledger_free(l);
+    assert_int_equal(sluice_digest(k, t, strlen(t), want, NULL), 0);
+    assert_int_equal(sluice_ledger_foreach(prefix, NULL, collect_digest, &got,
+        NULL), 0);
+    assert_int_equal(got.n, 1);
+    assert_memory_equal(got.d[0], want, 32);
+    sluice_key_free(k);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void a_session_needs_a_policy(void **state)
 {
     sluice_engine *e = NULL;
@@ -542,6 +602,7 @@ int main(void)
         cmocka_unit_test(a_block_stops_the_stream_with_the_refusal),
         cmocka_unit_test(holding_more_than_the_limit_fails_closed),
         cmocka_unit_test(a_session_needs_a_policy),
+        cmocka_unit_test(a_streamed_output_is_recorded_with_its_keyed_digest),
     };
     return cmocka_run_group_tests_name("session", tests, setup, teardown);
 }
