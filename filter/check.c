@@ -21,7 +21,8 @@
 #include "filter/check.h"
 #include "filter/verdict.h"
 
-#define MATCH_LIMIT 1000000u   /* PCRE2 backtracking steps per match */
+#define MATCH_LIMIT 1000000u
+#define STREAM_GROUP_CONTEXT 128   /* >= the word-break window + a code point */   /* PCRE2 backtracking steps per match */
 #define DEPTH_LIMIT 10000u
 
 policy_scratch *scratch_new(const sluice_policy *p)
@@ -665,16 +666,29 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
     size_t len, size_t *invalid)
 {
     *invalid = 0;
-    int have_invalid = 0;
+    int have_invalid = 0, normalized = 0;
     for (size_t i = 0; i < p->ngroups; i++) {
         const mgroup *g = &p->groups[i];
         if (g->db == NULL)
             continue;
         norm_out *o = &s->norm[i];
         norm_out_reset(o);
-        if (norm_text(p->nt, g->flags, text, len, o) != 0)
+        /* A session only needs this group's stream from a little before
+           `from` (word-break window, gap and run context); co-occurrence
+           groups need their whole window. */
+        size_t start = 0;
+        if (s->from > STREAM_GROUP_CONTEXT && !g->has_all) {
+            start = s->from - STREAM_GROUP_CONTEXT;
+            while (start > 0 && ((unsigned char)text[start] & 0xC0) == 0x80)
+                start--;
+        }
+        norm_state st;
+        normalized = 1;
+        norm_state_init(&st, g->flags, start);
+        if (norm_feed(p->nt, &st, text + start, len - start, 1, o) != 0)
             return SLUICE_ENOMEM;
-        if (!have_invalid) {
+        /* only a stream of the whole text can vouch for its UTF-8 */
+        if (start == 0 && !have_invalid) {
             *invalid = o->invalid;
             have_invalid = 1;
         }
@@ -689,7 +703,9 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
         if (he != HS_SUCCESS && he != HS_SCAN_TERMINATED)
             return SLUICE_EINTERNAL;
     }
-    if (!have_invalid) {
+    if (!have_invalid && normalized) {
+        *invalid = 1;   /* unknown: regexes then read a sanitized copy */
+    } else if (!have_invalid) {
         norm_out *o = &s->norm[0];
         norm_out_reset(o);
         if (norm_text(p->nt, 0, text, len, o) != 0)

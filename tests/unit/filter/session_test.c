@@ -175,10 +175,27 @@ static const char *STREAM_POLICY =
     "  - {id: blockword, action: block, terms: [kill them all]}\n"
     "allow: [Scunthorpe, shiitake]\n";
 
+/* No co-occurrence: every term stream is re-normalized from just before
+   the frontier only, and regexes read a sanitized copy. */
+static const char *PLAIN_POLICY =
+    "policy: plaintest\n"
+    "version: 1\n"
+    "rules:\n"
+    "  - {id: en, action: redact, terms: [fuck, shit, asshole],\n"
+    "     boundary: word, variants: [leet, repeat]}\n"
+    "  - {id: zh, action: redact, terms: [傻逼, 操你妈, 学生], boundary: word}\n"
+    "  - {id: mobile, action: redact, regex: '(?<![0-9])1[3-9][0-9]{9}(?![0-9])'}\n"
+    "  - {id: email, action: block, regex: '[a-z0-9.]{1,64}@[a-z0-9-]+(?:\\.[a-z]+)+',\n"
+    "     on: original}\n"
+    "allow: [shiitake]\n";
+
+#define NPOL 3
+
 typedef struct fx {
     char *dir;
-    sluice_engine *e[2];
-    sluice_policy *p[2];
+    char *dir2;
+    sluice_engine *e[NPOL];
+    sluice_policy *p[NPOL];
     texts tx;
 } fx;
 
@@ -200,12 +217,14 @@ static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
     sluice_error err;
-    const char *paths[2];
+    const char *paths[NPOL];
     uint64_t seed = 42;
     f->dir = write_policy_dir(STREAM_POLICY);
+    f->dir2 = write_policy_dir(PLAIN_POLICY);
     paths[0] = f->dir;
     paths[1] = "policies/baseline";
-    for (int i = 0; i < 2; i++) {
+    paths[2] = f->dir2;
+    for (int i = 0; i < NPOL; i++) {
         if (sluice_policy_load(&f->p[i], paths[i], NULL, &err) != 0) {
             fprintf(stderr, "%s:%d: %s\n", err.file, err.line, err.message);
             return -1;
@@ -235,14 +254,15 @@ static int teardown(void **state)
 {
     fx *f = *state;
     char cmd[600];
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < NPOL; i++) {
         sluice_engine_free(f->e[i]);
         sluice_policy_unref(f->p[i]);
     }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", f->dir, f->dir2);
     if (system(cmd) != 0)
         return -1;
     free(f->dir);
+    free(f->dir2);
     free_texts(&f->tx);
     free(f);
     return 0;
@@ -404,7 +424,7 @@ static void streamed_verdicts_equal_whole_text_verdicts(void **state)
     size_t runs = 0, cap = 0;
     size_t *cuts = NULL;
     char why[600];
-    for (size_t pi = 0; pi < 2; pi++) {
+    for (size_t pi = 0; pi < NPOL; pi++) {
         for (size_t ti = 0; ti < f->tx.n; ti++) {
             const char *t = f->tx.t[ti];
             size_t n = f->tx.len[ti];
@@ -415,7 +435,7 @@ static void streamed_verdicts_equal_whole_text_verdicts(void **state)
                 assert_non_null(cuts);
             }
             assert_int_equal(sluice_check(f->e[pi], t, n, NULL, &w, NULL), 0);
-            int k = pi == 0 ? 8 : 3;
+            int k = pi == 0 ? 8 : pi == 1 ? 3 : 2;
             for (int j = 0; j < k; j++) {
                 streamed r;
                 size_t nc = chunking(&seed, n, cuts, j % 4);
