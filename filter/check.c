@@ -402,7 +402,19 @@ static int cmp_cand(const void *a, const void *b)
         return x->end < y->end ? -1 : 1;
     if (x->rule != y->rule)
         return x->rule < y->rule ? -1 : 1;
-    return 0;
+    /* the lowest term index names a span two terms of a rule both cover:
+       the same in any chunking */
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    return x->slot < y->slot ? -1 : (x->slot > y->slot);
+}
+
+const char *check_cand_term(const sluice_policy *p, const cand *c)
+{
+    if (c->group < 0 || c->rule == RULE_ALLOW)
+        return NULL;
+    const psrc_rule *r = p->rules[c->rule].src;
+    return c->slot < r->nterms ? r->terms[c->slot].text : NULL;
 }
 
 static int cmp_cand_stream(const void *a, const void *b)
@@ -639,6 +651,7 @@ static int decide(sluice_policy *p, policy_scratch *s, const char *text,
         v->spans[i].end = c[i].end;
         v->spans[i].rule = p->rules[c[i].rule].id;
         v->spans[i].action = (sluice_action)p->rules[c[i].rule].action;
+        v->spans[i].term = check_cand_term(p, &c[i]);
     }
     size_t fcjk = action >= SLUICE_REDACT ? check_first_cjk(text, len) :
         SIZE_MAX;

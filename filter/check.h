@@ -16,7 +16,7 @@
 typedef struct cand {
     size_t start, end;     /* original byte offsets */
     uint32_t rule;         /* rule index or RULE_ALLOW */
-    uint32_t slot;         /* PSRC_ALL: term slot */
+    uint32_t slot;         /* term rules: index into the rule's terms */
     uint32_t nstart;       /* PSRC_ALL: byte range in the group's stream */
     uint32_t nend;
     int group;             /* group index, or -1 for regex matches */
@@ -74,6 +74,9 @@ int check_run(sluice_policy *p, policy_scratch *s, const char *text,
  */
 int check_window(sluice_policy *p, policy_scratch *s, const char *text,
     size_t len, int streaming, size_t from, size_t *invalid);
+
+/* The term (as written) a candidate matched, or NULL for a regex. */
+const char *check_cand_term(const sluice_policy *p, const cand *c);
 
 /* Offset of the first CJK ideograph in text[0..len), or SIZE_MAX. */
 size_t check_first_cjk(const char *text, size_t len);

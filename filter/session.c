@@ -39,6 +39,7 @@
 typedef struct cspan {
     uint64_t start, end;   /* absolute original offsets */
     uint32_t rule;
+    const char *term;      /* borrowed from the policy, or NULL */
 } cspan;
 
 struct sluice_session {
@@ -287,6 +288,7 @@ static int commit(sluice_session *s, const cand *c)
     sp->start = s->base + c->start;
     sp->end = s->base + c->end;
     sp->rule = c->rule;
+    sp->term = check_cand_term(s->pol, c);
     s->fired[c->rule] = 1;
     if (r->action > s->action)
         s->action = r->action;
@@ -536,6 +538,7 @@ static int make_verdict(sluice_session *s, sluice_verdict **out)
         v->spans[i].end = (size_t)s->spans[i].end;
         v->spans[i].rule = p->rules[s->spans[i].rule].id;
         v->spans[i].action = (sluice_action)p->rules[s->spans[i].rule].action;
+        v->spans[i].term = s->spans[i].term;
     }
     const char *o = "";
     if (v->action == SLUICE_BLOCK) {

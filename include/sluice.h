@@ -216,13 +216,16 @@ SLUICE_API const char *sluice_verdict_category(const sluice_verdict *v,
 
 /*
  * Matches, ordered by start: [start, end) byte offsets in the original
- * input, the rule that fired, and that rule's action.
+ * input, the rule that fired, that rule's action and, for term rules, the
+ * term as the policy wrote it (policy authors' coverage and diffs; it is
+ * not in sluice_verdict_json, which operators may log).
  */
 typedef struct sluice_span {
     size_t start;
     size_t end;
     const char *rule;     /* borrowed from the verdict */
     sluice_action action;
+    const char *term;     /* borrowed; NULL for regex matches */
 } sluice_span;
 SLUICE_API size_t sluice_verdict_span_count(const sluice_verdict *v);
 SLUICE_API int sluice_verdict_span(const sluice_verdict *v, size_t i,
@@ -653,6 +656,18 @@ SLUICE_API SLUICE_WUR int sluice_ledger_prove(const char *dir,
 SLUICE_API SLUICE_WUR int sluice_receipt_verify(const char *receipt,
     size_t len, const sluice_key *key, sluice_verify_report *rep,
     sluice_error *err);
+
+/* ------------------------------------------------------------------------
+ * Policy bundles (rules/bundle.c)
+ * ---------------------------------------------------------------------- */
+
+/* (bundle API goes here) */
+
+/* ------------------------------------------------------------------------
+ * Policy lint (rules/policy_lint.c)
+ * ---------------------------------------------------------------------- */
+
+/* (lint API goes here) */
 
 #ifdef __cplusplus
 }

@@ -32,7 +32,7 @@
 
 typedef struct term_ref {
     uint32_t rule;      /* rule index or RULE_ALLOW */
-    uint32_t slot;      /* PSRC_ALL: which of the rule's terms */
+    uint32_t slot;      /* which of the rule's terms (co-occurrence slot) */
     uint32_t next;      /* next ref of the same term, or UINT32_MAX */
 } term_ref;
 

@@ -668,8 +668,7 @@ static int add_all_terms(sluice_policy *p, gbuild *gb, sluice_error *err)
         for (size_t j = 0; j < r->src->nterms && rc == 0; j++) {
             const psrc_term *t = &r->src->terms[j];
             rc = add_term(&gb[r->group], p->nt, &no, t->text, t->file,
-                t->line, (uint32_t)i,
-                r->src->kind == PSRC_ALL ? (uint32_t)j : 0, err);
+                t->line, (uint32_t)i, (uint32_t)j, err);
         }
     }
     if (rc == 0 && src->nallow > 0) {
@@ -684,7 +683,7 @@ static int add_all_terms(sluice_policy *p, gbuild *gb, sluice_error *err)
         for (size_t j = 0; j < src->nallow && rc == 0; j++) {
             const psrc_term *t = &src->allow[j];
             rc = add_term(&gb[g], p->nt, &no, t->text, t->file, t->line,
-                RULE_ALLOW, 0, err);
+                RULE_ALLOW, (uint32_t)j, err);
         }
     }
     norm_out_free(&no);

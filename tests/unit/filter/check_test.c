@@ -263,9 +263,21 @@ static void spans_are_original_byte_offsets(void **state)
     assert_int_equal(sp.start, 4);              /* after "好 " */
     assert_int_equal(sp.end, strlen(t) - 1);    /* before "!" */
     assert_string_equal(sp.rule, "profanity.en");
+    assert_non_null(sp.term);
+    assert_string_equal(sp.term, "fuck");     /* as the policy wrote it */
     size_t n;
     const char *out = sluice_verdict_output(v, &n);
     assert_string_equal(out, "好 [已隐藏]!");
+    sluice_verdict_free(v);
+
+    /* the second term of a list, and a regex (no term) */
+    v = check(f, "操你妈 11010519491231002X");
+    assert_int_equal(sluice_verdict_span_count(v), 2);
+    assert_int_equal(sluice_verdict_span(v, 0, &sp), 0);
+    assert_string_equal(sp.term, "操你妈");
+    assert_int_equal(sluice_verdict_span(v, 1, &sp), 0);
+    assert_string_equal(sp.rule, "pii.cn_id");
+    assert_null(sp.term);
     sluice_verdict_free(v);
 }
 
