@@ -33,6 +33,7 @@ policy_scratch *scratch_new(const sluice_policy *p)
     for (size_t i = 0; i < MAX_GROUPS; i++)
         norm_out_init(&s->norm[i]);
     norm_out_init(&s->regex_norm);
+    norm_out_init(&s->win);
     wordbreak_init(&s->wb);
     for (size_t i = 0; i < p->ngroups; i++) {
         if (p->groups[i].db == NULL)
@@ -71,6 +72,7 @@ void scratch_free(policy_scratch *s)
     for (size_t i = 0; i < MAX_GROUPS; i++)
         norm_out_free(&s->norm[i]);
     norm_out_free(&s->regex_norm);
+    norm_out_free(&s->win);
     free(s->sanitized);
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mctx);
@@ -117,14 +119,57 @@ static size_t utf8_len(unsigned char c)
     return 4;
 }
 
-/* Does the noise inside [ns, ne) of the stream allow this match? */
-static int gaps_ok(const policy_scratch *s, const cterm *t, size_t ns,
-    size_t ne)
+/*
+ * The metadata of stream entries around a hit: the stream's own arrays,
+ * or, for a lazy stream (norm_text_lazy), a window rebuilt around the hit
+ * and kept for the next hits it covers. Entry q is at [q - base].
+ */
+typedef struct nview {
+    const unsigned char *text;
+    const uint8_t *gap, *run;
+    const uint32_t *src, *src_end;
+    size_t base;
+    size_t len;            /* the whole stream's length */
+} nview;
+
+/* Entries [ns, ne] of the current stream (ne only if < len). */
+static int view_at(policy_scratch *s, size_t ns, size_t ne, nview *v)
 {
-    const norm_out *o = s->cur;
+    const norm_out *o = s->cur, *w = o;
+    size_t base = 0;
+    if (o->lazy) {
+        size_t last = ne < o->len ? ne : ne - 1;
+        if (s->win_of != o || ns < s->win_base ||
+            last >= s->win_base + s->win.len) {
+            s->win_of = NULL;
+            if (norm_window(s->pol->nt, s->grp->flags, s->text,
+                    s->text_len, o, ns, last, &s->win, &s->win_base) != 0)
+                return SLUICE_ENOMEM;
+            s->win_of = o;
+        }
+        w = &s->win;
+        base = s->win_base;
+    }
+    v->text = w->text;
+    v->gap = w->gap;
+    v->run = w->run;
+    v->src = w->src;
+    v->src_end = w->src_end;
+    v->base = base;
+    v->len = o->len;
+    return 0;
+}
+
+/* Does the noise inside [ns, ne) of the stream allow this match? */
+static int gaps_ok(const policy_scratch *s, const nview *o, const cterm *t,
+    size_t ns, size_t ne)
+{
     int max_gap = s->pol->src->max_gap;
     size_t prev = ns;
     uint32_t i = 0;
+    ns -= o->base;
+    ne -= o->base;
+    prev = ns;
     for (size_t q = ns; q < ne; q += utf8_len(o->text[q]), i++) {
         uint8_t g = o->gap[q];
         unsigned cnt = g & NORM_GAP_COUNT;
@@ -141,7 +186,8 @@ static int gaps_ok(const policy_scratch *s, const cterm *t, size_t ns,
         if (g & NORM_GAP_SPACE) {
             int left = (o->gap[prev] & (NORM_GAP_COUNT | NORM_GAP_START)) != 0;
             size_t nx = q + utf8_len(o->text[q]);
-            int right = nx >= o->len || (o->gap[nx] & NORM_GAP_COUNT) != 0;
+            int right = nx + o->base >= o->len ||
+                (o->gap[nx] & NORM_GAP_COUNT) != 0;
             if (!left && !right)
                 return 0;
         }
@@ -150,12 +196,13 @@ static int gaps_ok(const policy_scratch *s, const cterm *t, size_t ns,
     return 1;
 }
 
-static int runs_ok(const policy_scratch *s, const cterm *t, size_t ns,
-    size_t ne)
+static int runs_ok(const policy_scratch *s, const nview *o, const cterm *t,
+    size_t ns, size_t ne)
 {
-    const norm_out *o = s->cur;
     const uint8_t *want = s->grp->runpool + t->runs;
     uint32_t i = 0;
+    ns -= o->base;
+    ne -= o->base;
     for (size_t q = ns; q < ne && i < t->ncp; q += utf8_len(o->text[q]), i++)
         if (o->run[q] < want[i])
             return 0;
@@ -176,11 +223,17 @@ static int on_literal(unsigned int id, unsigned long long from,
     /* a hit must start on a code point boundary of the stream */
     if ((o->text[ns] & 0xC0) == 0x80)
         return 0;
-    if ((g->flags & NORM_SKIP_NOISE) && t->ncp > 1 && !gaps_ok(s, t, ns, ne))
+    nview v;
+    if (view_at(s, ns, ne, &v) != 0) {
+        s->oom = 1;
+        return 1;
+    }
+    if ((g->flags & NORM_SKIP_NOISE) && t->ncp > 1 &&
+        !gaps_ok(s, &v, t, ns, ne))
         return 0;
-    if (t->runs != UINT32_MAX && !runs_ok(s, t, ns, ne))
+    if (t->runs != UINT32_MAX && !runs_ok(s, &v, t, ns, ne))
         return 0;
-    size_t os = o->src[ns], oe = o->src_end[ne - 1];
+    size_t os = v.src[ns - v.base], oe = v.src_end[ne - 1 - v.base];
 
     /* streaming: a hit at the end of the window may still grow (repeats,
        the gap rule's look-ahead): decide it when more text is in */
@@ -695,11 +748,18 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
             while (start > 0 && ((unsigned char)text[start] & 0xC0) == 0x80)
                 start--;
         }
-        norm_state st;
         normalized = 1;
-        norm_state_init(&st, g->flags, start);
-        if (norm_feed(p->nt, &st, text + start, len - start, 1, o) != 0)
-            return SLUICE_ENOMEM;
+        s->win_of = NULL;
+        if (start == 0 && !s->streaming && s->from == 0) {
+            /* whole text: metadata only around hits */
+            if (norm_text_lazy(p->nt, g->flags, text, len, o) != 0)
+                return SLUICE_ENOMEM;
+        } else {
+            norm_state st;
+            norm_state_init(&st, g->flags, start);
+            if (norm_feed(p->nt, &st, text + start, len - start, 1, o) != 0)
+                return SLUICE_ENOMEM;
+        }
         /* only a stream of the whole text can vouch for its UTF-8 */
         if (start == 0 && !have_invalid) {
             *invalid = o->invalid;

@@ -52,6 +52,9 @@ struct policy_scratch {
     size_t from;                   /* only matches starting here count */
     size_t scan_off;               /* stream offset the current scan began */
     uint8_t *rx_hit;               /* per rule: its regex prefilter fired */
+    norm_out win;                  /* metadata around hits of a lazy stream */
+    size_t win_base;
+    const norm_out *win_of;        /* the stream win belongs to, or NULL */
 };
 
 policy_scratch *scratch_new(const sluice_policy *p);

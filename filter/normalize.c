@@ -149,6 +149,10 @@ _Static_assert(E_NOISE == (K_NOISE << E_CSHIFT), "noise bit");
 enum { IX_BASE = 0, IX_TS = 1, IX_CONF = 2, IX_COMP = 2, IX_N = 10 };
 #define IX_FULL (IX_COMP + 7)
 
+/* CJK Extension A and Unified Ideographs: the bulk of Chinese text. */
+#define PLAIN_LO 0x3400u
+#define PLAIN_N  (0xA000u - PLAIN_LO)
+
 /* Which composed table serves the mapping steps of flags f (0: none). */
 static inline unsigned combo(unsigned f)
 {
@@ -171,6 +175,11 @@ struct norm_tables {
     unsigned char *pool;     /* [len][UTF-8] records */
     size_t pool_len;
     size_t pool_cap;         /* (build only) */
+    uint8_t plain[IX_N][PLAIN_N / 8]; /* bit set: the ideograph at
+                                PLAIN_LO + i is kept as it is under table
+                                i (no mapping, class or flag): the CJK
+                                path tests it before the (cache-missing)
+                                table lookup */
     uint8_t amap[4][128];    /* ASCII result, by [casefold | leet << 1] */
     uint8_t acls[4][128];    /* ASCII class (C_*), same index */
     unsigned ratio;          /* output bytes per input byte, worst case */
@@ -1229,6 +1238,16 @@ static int check_bounds(builder *b)
     return 0;
 }
 
+static void build_plain(norm_tables *t)
+{
+    const uint32_t busy = E_KIND | E_SPACE | E_BREAK | E_IGN | E_NOISE |
+        E_LEET | E_MIXED;
+    for (unsigned k = 0; k < IX_N; k++)
+        for (uint32_t i = 0; i < PLAIN_N; i++)
+            if ((tab_get(t, k, PLAIN_LO + i) & busy) == 0)
+                t->plain[k][i >> 3] |= (uint8_t)(1u << (i & 7));
+}
+
 static int build_all(builder *b)
 {
     UErrorCode uc = U_ZERO_ERROR;
@@ -1253,6 +1272,7 @@ static int build_all(builder *b)
         (rc = build_comp_tables(b)) != 0)
         return rc;
     compute_ratio(b);
+    build_plain(b->t);
     shrink(b->t);
     return 0;
 }
@@ -1315,6 +1335,8 @@ void norm_out_reset(norm_out *o)
     assert(o != NULL);
     o->len = 0;
     o->invalid = 0;
+    o->lazy = 0;
+    o->nck = 0;
 }
 
 void norm_out_free(norm_out *o)
@@ -1326,6 +1348,7 @@ void norm_out_free(norm_out *o)
     free(o->src_end);
     free(o->gap);
     free(o->run);
+    free(o->ck);
     memset(o, 0, sizeof *o);
 }
 
@@ -1334,21 +1357,25 @@ void norm_out_free(norm_out *o)
  * failure returns SLUICE_ENOMEM; arrays already moved are larger but
  * o->cap is unchanged, so `o` stays consistent.
  */
-static int out_reserve(norm_out *o, size_t need)
+static int out_reserve(norm_out *o, size_t need, int meta)
 {
     size_t nc;
     void *p;
     if (need > SIZE_MAX / 8 - SLACK)
         return SLUICE_ENOMEM;
     need += SLACK;
-    if (need <= o->cap)
+    if (need > o->cap) {
+        nc = o->cap ? o->cap : 1024;
+        while (nc < need)
+            nc *= 2;
+        if ((p = realloc(o->text, nc)) == NULL)
+            return SLUICE_ENOMEM;
+        o->text = p;
+        o->cap = nc;
+    }
+    if (!meta || o->mcap >= o->cap)
         return 0;
-    nc = o->cap ? o->cap : 1024;
-    while (nc < need)
-        nc *= 2;
-    if ((p = realloc(o->text, nc)) == NULL)
-        return SLUICE_ENOMEM;
-    o->text = p;
+    nc = o->cap;    /* metadata follows the text's capacity */
     if ((p = realloc(o->src, nc * sizeof *o->src)) == NULL)
         return SLUICE_ENOMEM;
     o->src = p;
@@ -1361,7 +1388,7 @@ static int out_reserve(norm_out *o, size_t need)
     if ((p = realloc(o->run, nc)) == NULL)
         return SLUICE_ENOMEM;
     o->run = p;
-    o->cap = nc;
+    o->mcap = nc;
     return 0;
 }
 
@@ -1388,6 +1415,8 @@ typedef struct wr {
                                 written in this feed, or NO_LAST */
     uint32_t last_cp;        /* ... its code point; NO_CP iff NO_LAST */
     unsigned g;              /* pending gap; NORM_GAP_START until output */
+    int meta;                /* write src, src_end, gap, run (else text
+                                only: norm_text_lazy) */
 } wr;
 
 /* One norm_feed call's working state. */
@@ -1407,6 +1436,7 @@ typedef struct fctx {
     uint32_t kindmask;       /* E_KIND; 0 when no step maps (identity) */
     const uint16_t *fix;     /* index of the composed table for the flags
                                 (the base table when no step maps) */
+    const uint8_t *plain;    /* t->plain of that table */
     uint32_t base;           /* original offset of in[0], mod 2^32 */
     size_t invalid;
     wr w;
@@ -1533,12 +1563,14 @@ static inline uint32_t utf8_pack(uint32_t cp, unsigned *n)
 static inline void wr_put(wr *w, uint32_t u, unsigned n, uint32_t s,
     uint32_t e, unsigned g, unsigned r)
 {
-    uint32_t sv[4] = { s, s, s, s }, ev[4] = { e, e, e, e };
     store32le(w->text + w->o, u);
-    memcpy(w->src + w->o, sv, sizeof sv);
-    memcpy(w->src_end + w->o, ev, sizeof ev);
-    store32le(w->gap + w->o, g & 0xFFu);
-    store32le(w->run + w->o, (r & 0xFFu) * 0x01010101u);
+    if (w->meta) {
+        uint32_t sv[4] = { s, s, s, s }, ev[4] = { e, e, e, e };
+        memcpy(w->src + w->o, sv, sizeof sv);
+        memcpy(w->src_end + w->o, ev, sizeof ev);
+        store32le(w->gap + w->o, g & 0xFFu);
+        store32le(w->run + w->o, (r & 0xFFu) * 0x01010101u);
+    }
     w->o += n;
 }
 
@@ -1638,10 +1670,12 @@ static inline size_t ascii_swar(const fctx *c, wr *w,
             ev[k] = s + k + 1;
         }
         store64le(w->text + w->o, x);
-        memcpy(w->src + w->o, sv, sizeof sv);
-        memcpy(w->src_end + w->o, ev, sizeof ev);
-        store64le(w->gap + w->o, w->g & 0xFFu);
-        store64le(w->run + w->o, ONES);
+        if (w->meta) {
+            memcpy(w->src + w->o, sv, sizeof sv);
+            memcpy(w->src_end + w->o, ev, sizeof ev);
+            store64le(w->gap + w->o, w->g & 0xFFu);
+            store64le(w->run + w->o, ONES);
+        }
         w->o += 8;
         w->g = 0;
     }
@@ -1673,12 +1707,19 @@ static void fill_ascii_tail(wr *w, size_t o0, size_t o)
  * function over a state struct it measured 4% slower at -O2). src_end
  * and run are filled afterwards in one pass.
  */
+static inline size_t ascii_text(const fctx *c, wr *w,
+    const unsigned char *p, size_t i, size_t end);
+
 static inline size_t ascii_fast(const fctx *c, wr *w,
     const unsigned char *p, size_t i, size_t end)
+{
+    if (!w->meta)
+        return ascii_text(c, w, p, i, end);
 {
     const uint8_t *map = c->amap, *cls = c->acls;
     const unsigned nm = c->noisemask;
     const uint32_t base = c->base;
+    const int meta = w->meta;
     unsigned char *text = w->text, *gap = w->gap;
     uint32_t *src = w->src;
     size_t o = w->o, o0 = w->o, cnt = w->g & NORM_GAP_COUNT;
@@ -1686,8 +1727,10 @@ static inline size_t ascii_fast(const fctx *c, wr *w,
 #define ASCII_STEP(j) do {                                                \
         unsigned b_ = p[i + (j)], k_ = cls[b_], d_ = (k_ & nm) >> 7;      \
         text[o] = map[b_];                                                \
-        src[o] = base + (uint32_t)(i + (j));                              \
-        gap[o] = (unsigned char)(bits | (cnt < 15 ? cnt : 15));           \
+        if (meta) {                                                       \
+            src[o] = base + (uint32_t)(i + (j));                          \
+            gap[o] = (unsigned char)(bits | (cnt < 15 ? cnt : 15));       \
+        }                                                                 \
         cnt = (cnt + 1) & ((size_t)0 - d_);                               \
         bits = (bits | (k_ & (C_SPACE | C_BREAK))) & (0u - d_);           \
         o += 1 - (size_t)d_;                                              \
@@ -1699,7 +1742,47 @@ static inline size_t ascii_fast(const fctx *c, wr *w,
     for (; i < end && p[i] < 0x80; i++)
         ASCII_STEP(0);
 #undef ASCII_STEP
-    fill_ascii_tail(w, o0, o);
+    if (meta)
+        fill_ascii_tail(w, o0, o);
+    w->o = o;
+    w->g = bits | (unsigned)(cnt < 15 ? cnt : 15);
+    return i;
+}
+}
+
+/*
+ * ascii_fast for the text alone: the pending gap matters only where the
+ * run ends, so it is worked out there, from the noise after the last
+ * byte kept, instead of being carried through every byte.
+ */
+static inline size_t ascii_text(const fctx *c, wr *w,
+    const unsigned char *p, size_t i, size_t end)
+{
+    const uint8_t *map = c->amap, *cls = c->acls;
+    const unsigned nm = c->noisemask;
+    unsigned char *text = w->text;
+    size_t o = w->o, i0 = i, k, cnt = 0;
+    unsigned bits = 0;
+#define TEXT_STEP(j) do {                                                 \
+        unsigned b_ = p[i + (j)];                                         \
+        text[o] = map[b_];                                                \
+        o += 1 - (size_t)((cls[b_] & nm) >> 7);                           \
+    } while (0)
+    for (; end - i >= 8 && !(load64le(p + i) & HIGH); i += 8) {
+        TEXT_STEP(0); TEXT_STEP(1); TEXT_STEP(2); TEXT_STEP(3);
+        TEXT_STEP(4); TEXT_STEP(5); TEXT_STEP(6); TEXT_STEP(7);
+    }
+    for (; i < end && p[i] < 0x80; i++)
+        TEXT_STEP(0);
+#undef TEXT_STEP
+    for (k = i; k > i0 && (cls[p[k - 1]] & nm); k--) {
+        cnt++;
+        bits |= cls[p[k - 1]] & (C_SPACE | C_BREAK);
+    }
+    if (k == i0) {                       /* all noise: the gap goes on */
+        cnt += w->g & NORM_GAP_COUNT;
+        bits |= w->g & ~NORM_GAP_COUNT;
+    }
     w->o = o;
     w->g = bits | (unsigned)(cnt < 15 ? cnt : 15);
     return i;
@@ -1748,6 +1831,7 @@ static inline size_t ascii_rep(const fctx *c, wr *w,
 typedef struct hot {
     const uint32_t *blocks;
     const uint16_t *fix;
+    const uint8_t *plain;
     uint32_t special;
     uint32_t other;
     uint32_t kindmask;
@@ -1809,7 +1893,11 @@ static inline size_t cjk_run(hot h, wr *w, const unsigned char *p, size_t i,
         cp = (v & 0x0Fu) << 12 | (v >> 2 & 0xFC0u) | (v >> 16 & 0x3Fu);
         if (cp < 0x800 || cp - 0xD800u < 0x800u)
             break;
-        x = fast_entry(h, cp);
+        if (cp - PLAIN_LO < PLAIN_N &&
+            (h.plain[(cp - PLAIN_LO) >> 3] >> ((cp - PLAIN_LO) & 7) & 1u))
+            x = 0;                       /* kept as it is */
+        else
+            x = fast_entry(h, cp);
         if (x & h.other)
             break;
         if (x & h.kindmask) {
@@ -1827,10 +1915,10 @@ static inline size_t cjk_run(hot h, wr *w, const unsigned char *p, size_t i,
             last = o;
             last_cp = cp;
         }
-        {
+        store32le(text + o, u);
+        if (w->meta) {
             uint32_t sv[4] = { s, s, s, s };
             uint32_t ev[4] = { s + 3, s + 3, s + 3, s + 3 };
-            store32le(text + o, u);
             memcpy(src + o, sv, sizeof sv);
             memcpy(src_end + o, ev, sizeof ev);
             store32le(gap + o, g & 0xFFu);
@@ -1851,13 +1939,15 @@ static inline size_t cjk_run(hot h, wr *w, const unsigned char *p, size_t i,
  * up to len. Returns the position after the last one consumed: < end only
  * if the input ends inside a sequence and `final` is not set.
  */
-static size_t span(fctx *c, const unsigned char *p, size_t i, size_t end,
-    size_t len, int final)
+static inline __attribute__((always_inline)) size_t span_impl(fctx *c,
+    const unsigned char *p, size_t i, size_t end, size_t len, int final,
+    const int meta)
 {
-    const hot h = { c->t->blocks, c->fix, c->special, c->other, c->kindmask,
-        c->base, c->rep };
+    const hot h = { c->t->blocks, c->fix, c->plain, c->special, c->other,
+        c->kindmask, c->base, c->rep };
     const int swar = c->swar, rep = c->rep;
     wr w = c->w;
+    w.meta = meta;   /* a constant in each instance below */
     while (i < end) {
         unsigned b0 = p[i], r, n;
         uint32_t cp, u, s;
@@ -1896,6 +1986,19 @@ static size_t span(fctx *c, const unsigned char *p, size_t i, size_t end,
     return i;
 }
 
+/* The two instances: every array, or the text alone (norm_text_lazy). */
+static __attribute__((noinline)) size_t span(fctx *c, const unsigned char *p,
+    size_t i, size_t end, size_t len, int final)
+{
+    return span_impl(c, p, i, end, len, final, 1);
+}
+
+static __attribute__((noinline)) size_t span_text(fctx *c,
+    const unsigned char *p, size_t i, size_t end, size_t len)
+{
+    return span_impl(c, p, i, end, len, 1, 0);
+}
+
 /* Room for the output of `nin` more input bytes (+ a held-back run). */
 static int reserve_in(fctx *c, size_t nin)
 {
@@ -1903,7 +2006,8 @@ static int reserve_in(fctx *c, size_t nin)
     int rc;
     if (nin > SIZE_MAX / 64)
         return SLUICE_ENOMEM;
-    if ((rc = out_reserve(o, c->w.o + (size_t)c->t->ratio * nin + 4)) != 0)
+    if ((rc = out_reserve(o, c->w.o + (size_t)c->t->ratio * nin + 4,
+             c->w.meta)) != 0)
         return rc;
     c->w.text = o->text;
     c->w.gap = o->gap;
@@ -1969,16 +2073,19 @@ static void ctx_init(fctx *c, const norm_tables *t, norm_state *st,
         ((f & NORM_SKIP_NOISE) ? E_NOISE : 0);
     if (combo(f) != 0) {
         c->fix = t->ix + (size_t)(IX_COMP + combo(f)) * NBLK;
+        c->plain = t->plain[IX_COMP + combo(f)];
         c->kindmask = E_KIND;
         c->special |= E_SLOWKIND | ((f & NORM_LEET) ? E_LEET : 0);
     } else {
         c->fix = t->ix + (size_t)IX_BASE * NBLK;   /* classes only */
+        c->plain = t->plain[IX_BASE];
     }
     c->other = c->special & ~E_NOISE;
     c->w.o = out->len;
     c->w.last = NO_LAST;
     c->w.last_cp = NO_CP;
     c->w.g = st->started ? st->gap : st->gap | NORM_GAP_START;
+    c->w.meta = 1;
 }
 
 /* NORM_REPEAT: put the run held back by the last feed into the output. */
@@ -2080,4 +2187,91 @@ int norm_text(const norm_tables *t, unsigned flags, const char *in,
     norm_state st;
     norm_state_init(&st, flags, 0);
     return norm_feed(t, &st, in, len, 1, out);
+}
+
+/* ------------------------------------------------------------------------
+ * Text only, metadata on demand
+ *
+ * A whole-text check scans every byte of the stream but looks at the
+ * metadata (sources, gaps) only around its rare matches, so writing ten
+ * bytes of it per output byte is most of the normalizer's cost. The lazy
+ * form writes the text alone plus a checkpoint every LAZY_STEP input bytes
+ * (input offset, output offset, pending gap); norm_window() re-runs the
+ * normalizer with every array from the checkpoint before a match. Without
+ * NORM_REPEAT the normalizer keeps no other state between code points, so
+ * the window's entries are exactly the full normalization's.
+ * ---------------------------------------------------------------------- */
+
+#define LAZY_STEP 256u
+
+int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
+    size_t len, norm_out *out)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    norm_state st;
+    fctx c;
+    size_t i = 0, nck;
+    int rc;
+    assert(t != NULL && out != NULL && (in != NULL || len == 0));
+    if ((flags & NORM_REPEAT) || len > UINT32_MAX)
+        return norm_text(t, flags, in, len, out);
+    out->len = 0;
+    out->invalid = 0;
+    norm_state_init(&st, flags, 0);
+    ctx_init(&c, t, &st, out);
+    c.w.meta = 0;
+    if ((rc = reserve_in(&c, len + 3)) != 0)
+        return rc;
+    nck = len / LAZY_STEP + 2;
+    if (nck > out->capck) {
+        norm_ckpt *q = realloc(out->ck, nck * sizeof *q);
+        if (q == NULL)
+            return SLUICE_ENOMEM;
+        out->ck = q;
+        out->capck = nck;
+    }
+    out->nck = 0;
+    while (i < len) {
+        size_t end = len - i > LAZY_STEP ? i + LAZY_STEP : len;
+        norm_ckpt *k = &out->ck[out->nck++];
+        k->in = (uint32_t)i;
+        k->out = (uint32_t)c.w.o;
+        k->gap = (uint8_t)c.w.g;
+        i = span_text(&c, p, i, end, len);
+    }
+    out->len = c.w.o;
+    out->invalid = c.invalid;
+    out->lazy = 1;
+    return 0;
+}
+
+int norm_window(const norm_tables *t, unsigned flags, const char *in,
+    size_t len, const norm_out *lz, size_t first, size_t last,
+    norm_out *win, size_t *base)
+{
+    size_t lo = 0, hi = lz->nck, pos;
+    norm_state st;
+    int rc;
+    assert(lz->lazy && lz->nck > 0 && first <= last);
+    while (hi - lo > 1) {            /* last checkpoint with out <= first */
+        size_t mid = lo + (hi - lo) / 2;
+        if (lz->ck[mid].out <= first)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const norm_ckpt *k = &lz->ck[lo];
+    norm_out_reset(win);
+    norm_state_init(&st, flags, k->in);
+    st.started = (k->gap & NORM_GAP_START) == 0;
+    st.gap = k->gap & ~NORM_GAP_START;
+    pos = k->in;
+    while (pos < len && k->out + win->len <= last) {
+        size_t n = len - pos > LAZY_STEP ? LAZY_STEP : len - pos;
+        if ((rc = norm_feed(t, &st, in + pos, n, pos + n == len, win)) != 0)
+            return rc;
+        pos += n;
+    }
+    *base = k->out;
+    return 0;
 }

@@ -51,6 +51,13 @@ void norm_tables_free(norm_tables *t);   /* NULL is a no-op */
  * only with NORM_SKIP_NOISE (else 0, except NORM_GAP_START on the first).
  * Buffers grow as needed and are reused across calls (norm_out_reset).
  */
+/* A point the lazy form can restart from (norm_text_lazy). */
+typedef struct norm_ckpt {
+    uint32_t in;          /* input offset (a code point boundary) */
+    uint32_t out;         /* output entries before it */
+    uint8_t gap;          /* pending gap there (NORM_GAP_START too) */
+} norm_ckpt;
+
 typedef struct norm_out {
     unsigned char *text;  /* normalized UTF-8 (not NUL-terminated) */
     uint32_t *src;        /* original start offset of the code point */
@@ -58,8 +65,12 @@ typedef struct norm_out {
     uint8_t *gap;         /* NORM_GAP_* at a code point's first byte */
     uint8_t *run;         /* repetitions of this code point (1..255) */
     size_t len;
-    size_t cap;
+    size_t cap;           /* entries of text */
+    size_t mcap;          /* entries of src, src_end, gap, run */
     size_t invalid;       /* invalid UTF-8 sequences read as U+FFFD */
+    int lazy;             /* text only (norm_text_lazy): no metadata */
+    norm_ckpt *ck;        /* lazy: restart points, by input offset */
+    size_t nck, capck;
 } norm_out;
 
 void norm_out_init(norm_out *o);
@@ -95,6 +106,25 @@ int norm_feed(const norm_tables *t, norm_state *st, const char *in,
 /* Whole text in one call: init + feed(final). */
 int norm_text(const norm_tables *t, unsigned flags, const char *in,
     size_t len, norm_out *out);
+
+/*
+ * Whole text, text only: out->text and out->len as norm_text gives them,
+ * but no src, src_end, gap or run; instead checkpoints from which
+ * norm_window() rebuilds them where they are needed (out->lazy is set).
+ * With NORM_REPEAT (a run crosses checkpoints) this is norm_text.
+ */
+int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
+    size_t len, norm_out *out);
+
+/*
+ * Entries [first, last] (last < lz->len) of the stream that `lz`
+ * (norm_text_lazy of in[0..len) with `flags`) holds as text only, with
+ * every array: win gets the full normalization from a checkpoint at or
+ * before `first`, and entry q of the stream is entry q - *base of win.
+ */
+int norm_window(const norm_tables *t, unsigned flags, const char *in,
+    size_t len, const norm_out *lz, size_t first, size_t last,
+    norm_out *win, size_t *base);
 
 /* Classification of a code point under the tables, for tests and lint. */
 int norm_is_noise(const norm_tables *t, uint32_t cp);

@@ -797,6 +797,67 @@ static void every_flag_combination_agrees_with_the_model(void **state)
         compare_random(state, f, 60, 100 + f);
 }
 
+/*
+ * The lazy form (text and checkpoints) holds the whole text's text, and
+ * a window rebuilt around any range holds exactly its metadata.
+ */
+static void lazy_windows_equal_the_whole_normalization(void **state)
+{
+    static char in[8192];
+    norm_out whole, lazy, win;
+    uint64_t seed = 77;
+    norm_out_init(&whole);
+    norm_out_init(&lazy);
+    norm_out_init(&win);
+    for (unsigned f = 0; f < 0x80; f++) {
+        for (int it = 0; it < 12; it++) {
+            size_t len = random_text(&seed, in, sizeof in, 1200);
+            norm_out_reset(&whole);
+            norm_out_reset(&lazy);
+            assert_int_equal(norm_text(tabs(state), f, in, len, &whole), 0);
+            assert_int_equal(norm_text_lazy(tabs(state), f, in, len, &lazy),
+                0);
+            assert_int_equal(lazy.len, whole.len);
+            assert_int_equal(lazy.invalid, whole.invalid);
+            assert_memory_equal(lazy.text, whole.text, whole.len ? whole.len : 1);
+            if (!lazy.lazy) {
+                assert_true(f & NORM_REPEAT);   /* runs cross checkpoints */
+                continue;
+            }
+            assert_false(f & NORM_REPEAT);
+            for (int k = 0; k < 40 && whole.len > 0; k++) {
+                size_t a = rnd_below(&seed, whole.len);
+                size_t b = a + rnd_below(&seed, 40);
+                size_t base = 0;
+                if (b >= whole.len)
+                    b = whole.len - 1;
+                assert_int_equal(norm_window(tabs(state), f, in, len, &lazy,
+                    a, b, &win, &base), 0);
+                assert_true(base <= a);
+                assert_true(base + win.len > b);
+                for (size_t q = base; q < base + win.len && q < whole.len;
+                    q++) {
+                    size_t w = q - base;
+                    if (win.text[w] != whole.text[q] ||
+                        win.src[w] != whole.src[q] ||
+                        win.src_end[w] != whole.src_end[q] ||
+                        win.gap[w] != whole.gap[q] ||
+                        win.run[w] != whole.run[q])
+                        fail_msg("flags %#x, entry %zu of %zu (window "
+                            "from %zu): got %02x/%u-%u/g%x, want "
+                            "%02x/%u-%u/g%x", f, q, whole.len, base,
+                            win.text[w], win.src[w], win.src_end[w],
+                            win.gap[w], whole.text[q], whole.src[q],
+                            whole.src_end[q], whole.gap[q]);
+                }
+            }
+        }
+    }
+    norm_out_free(&whole);
+    norm_out_free(&lazy);
+    norm_out_free(&win);
+}
+
 static void feeding_one_byte_at_a_time_gives_the_whole_text(void **state)
 {
     static const char in[] = "傻\xE2\x80\x8B逼 f.u.c.k ｆｕｃｋ 五星紅旗 aaa"
@@ -1183,6 +1244,7 @@ int main(void)
         cmocka_unit_test(output_buffers_are_reused_and_free_accepts_null),
         cmocka_unit_test(any_chunking_gives_the_whole_text_and_the_model),
         cmocka_unit_test(every_flag_combination_agrees_with_the_model),
+        cmocka_unit_test(lazy_windows_equal_the_whole_normalization),
         cmocka_unit_test(feeding_one_byte_at_a_time_gives_the_whole_text),
         cmocka_unit_test(nfkc_casefold_matches_icu_for_every_code_point),
         cmocka_unit_test(
