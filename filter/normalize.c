@@ -89,6 +89,11 @@
 #include <unicode/utf16.h>
 #include <unicode/utrans.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SIMD_ASCII 1     /* SSSE3 path for text-only ASCII, chosen at run time */
+#endif
+
 /* ------------------------------------------------------------------------
  * Layout
  * ---------------------------------------------------------------------- */
@@ -181,6 +186,12 @@ struct norm_tables {
                                 path tests it before the (cache-missing)
                                 table lookup */
     uint8_t amap[4][128];    /* ASCII result, by [casefold | leet << 1] */
+    /* SIMD ASCII (text only): noise as two nibble tables (b is noise iff
+       lo[b & 15] & hi[b >> 4]), by [variant][skip noise]; the variant's
+       map must be the identity or A-Z lower-casing (simd[v] says so) */
+    uint8_t nib_lo[4][2][16], nib_hi[4][2][16];
+    uint8_t simd[4];         /* 0: scalar; 1: identity; 2: lower-case A-Z */
+    uint8_t shuf[256][8];    /* pshufb indices packing the set bits of m */
     uint8_t acls[4][128];    /* ASCII class (C_*), same index */
     unsigned ratio;          /* output bytes per input byte, worst case */
 };
@@ -1140,6 +1151,37 @@ static int build_comp_tables(builder *b)
     return 0;
 }
 
+static void build_simd_ascii(norm_tables *t)
+{
+#ifdef SIMD_ASCII
+    if (!__builtin_cpu_supports("ssse3") || !__builtin_cpu_supports("popcnt"))
+        return;
+#else
+    return;
+#endif
+    for (unsigned m = 0; m < 256; m++) {
+        unsigned n = 0;
+        memset(t->shuf[m], 0x80, 8);
+        for (unsigned k = 0; k < 8; k++)
+            if (m & (1u << k))
+                t->shuf[m][n++] = (uint8_t)k;
+    }
+    for (unsigned v = 0; v < 4; v++) {
+        int ident = 1, lower = 1;
+        for (unsigned c = 0; c < 0x80; c++) {
+            unsigned lc = c >= 'A' && c <= 'Z' ? c + 0x20 : c;
+            ident &= t->amap[v][c] == c;
+            lower &= t->amap[v][c] == lc;
+            for (unsigned skip = 0; skip < 2; skip++)
+                if (skip && (t->acls[v][c] & C_NOISE)) {
+                    t->nib_lo[v][skip][c & 15] |= (uint8_t)(1u << (c >> 4));
+                    t->nib_hi[v][skip][c >> 4] |= (uint8_t)(1u << (c >> 4));
+                }
+        }
+        t->simd[v] = ident ? 1 : lower ? 2 : 0;
+    }
+}
+
 /* ASCII maps and classes for each (casefold, leet) variant. */
 static void build_ascii(builder *b)
 {
@@ -1156,6 +1198,7 @@ static void build_ascii(builder *b)
                 (b->cls[m] & K_NOISE));
         }
     }
+    build_simd_ascii(t);
 }
 
 /* Most UTF-8 bytes cps can become under any choice of TS and CONF. */
@@ -1437,6 +1480,7 @@ typedef struct fctx {
     const uint16_t *fix;     /* index of the composed table for the flags
                                 (the base table when no step maps) */
     const uint8_t *plain;    /* t->plain of that table */
+    unsigned av;             /* ASCII variant: casefold | leet << 1 */
     uint32_t base;           /* original offset of in[0], mod 2^32 */
     size_t invalid;
     wr w;
@@ -1755,6 +1799,53 @@ static inline size_t ascii_fast(const fctx *c, wr *w,
  * run ends, so it is worked out there, from the noise after the last
  * byte kept, instead of being carried through every byte.
  */
+#ifdef SIMD_ASCII
+/*
+ * Sixteen ASCII bytes at a time: noise found with two nibble lookups,
+ * A-Z lower-cased by a compare, the kept bytes packed with one shuffle
+ * per half. Stops at the first 16 bytes holding a non-ASCII byte.
+ */
+__attribute__((target("ssse3,popcnt")))
+static size_t ascii_simd(const norm_tables *t, unsigned v, int skip,
+    const unsigned char *p, size_t i, size_t end, unsigned char *text,
+    size_t *po)
+{
+    const __m128i lo = _mm_loadu_si128((const __m128i *)t->nib_lo[v][skip]);
+    const __m128i hi = _mm_loadu_si128((const __m128i *)t->nib_hi[v][skip]);
+    const __m128i m0f = _mm_set1_epi8(0x0F), zero = _mm_setzero_si128();
+    const __m128i ca = _mm_set1_epi8('A' - 1), cz = _mm_set1_epi8('Z' + 1);
+    const __m128i d20 = _mm_set1_epi8(0x20), d8 = _mm_set1_epi8(8);
+    const int lower = t->simd[v] == 2;
+    size_t o = *po;
+    for (; end - i >= 16; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+        if (_mm_movemask_epi8(x) != 0)
+            break;
+        __m128i l = _mm_shuffle_epi8(lo, _mm_and_si128(x, m0f));
+        __m128i h = _mm_shuffle_epi8(hi,
+            _mm_and_si128(_mm_srli_epi16(x, 4), m0f));
+        unsigned keep = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_and_si128(l, h), zero));
+        if (lower) {
+            __m128i up = _mm_and_si128(_mm_cmpgt_epi8(x, ca),
+                _mm_cmplt_epi8(x, cz));
+            x = _mm_add_epi8(x, _mm_and_si128(up, d20));
+        }
+        unsigned k0 = keep & 0xFFu, k1 = keep >> 8;
+        __m128i s0 = _mm_loadl_epi64((const __m128i *)t->shuf[k0]);
+        __m128i s1 = _mm_add_epi8(
+            _mm_loadl_epi64((const __m128i *)t->shuf[k1]), d8);
+        _mm_storel_epi64((__m128i *)(text + o), _mm_shuffle_epi8(x, s0));
+        o += (size_t)__builtin_popcount(k0);
+        /* 0x80 + 8 = 0x88 keeps the high bit: still a zero lane */
+        _mm_storel_epi64((__m128i *)(text + o), _mm_shuffle_epi8(x, s1));
+        o += (size_t)__builtin_popcount(k1);
+    }
+    *po = o;
+    return i;
+}
+#endif
+
 static inline size_t ascii_text(const fctx *c, wr *w,
     const unsigned char *p, size_t i, size_t end)
 {
@@ -1763,6 +1854,10 @@ static inline size_t ascii_text(const fctx *c, wr *w,
     unsigned char *text = w->text;
     size_t o = w->o, i0 = i, k, cnt = 0;
     unsigned bits = 0;
+#ifdef SIMD_ASCII
+    if (c->t->simd[c->av] != 0)
+        i = ascii_simd(c->t, c->av, nm != 0, p, i, end, text, &o);
+#endif
 #define TEXT_STEP(j) do {                                                 \
         unsigned b_ = p[i + (j)];                                         \
         text[o] = map[b_];                                                \
@@ -2067,6 +2162,7 @@ static void ctx_init(fctx *c, const norm_tables *t, norm_state *st,
     v = (c->casefold ? 1u : 0u) | ((f & NORM_LEET) ? 2u : 0u);
     c->amap = t->amap[v];
     c->acls = t->acls[v];
+    c->av = v;
     c->noisemask = (f & NORM_SKIP_NOISE) ? C_NOISE : 0;
     c->base = (uint32_t)st->offset;
     c->special = ((f & NORM_IGNORABLE) ? E_IGN : 0) |
