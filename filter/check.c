@@ -142,8 +142,10 @@ static int view_at(policy_scratch *s, size_t ns, size_t ne, nview *v)
         if (s->win_of != o || ns < s->win_base ||
             last >= s->win_base + s->win.len) {
             s->win_of = NULL;
-            if (norm_window(s->pol->nt, s->grp->flags, s->text,
-                    s->text_len, o, ns, last, &s->win, &s->win_base) != 0)
+            size_t st = s->gstart[s->grp - s->pol->groups];
+            if (norm_window(s->pol->nt, s->grp->flags, s->text + st,
+                    s->text_len - st, o, ns, last, &s->win,
+                    &s->win_base) != 0)
                 return SLUICE_ENOMEM;
             s->win_of = o;
         }
@@ -157,6 +159,25 @@ static int view_at(policy_scratch *s, size_t ns, size_t ne, nview *v)
     v->src_end = w->src_end;
     v->base = base;
     v->len = o->len;
+    return 0;
+}
+
+int check_stream_src(policy_scratch *s, size_t g, size_t q, size_t *src)
+{
+    const norm_out *o = &s->norm[g];
+    if (!o->lazy) {
+        *src = o->src[q];
+        return 0;
+    }
+    if (s->win_of != o || q < s->win_base || q >= s->win_base + s->win.len) {
+        size_t st = s->gstart[g];
+        s->win_of = NULL;
+        if (norm_window(s->pol->nt, s->pol->groups[g].flags, s->text + st,
+                s->text_len - st, o, q, q, &s->win, &s->win_base) != 0)
+            return SLUICE_ENOMEM;
+        s->win_of = o;
+    }
+    *src = s->win.src[q - s->win_base];
     return 0;
 }
 
@@ -750,16 +771,11 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
         }
         normalized = 1;
         s->win_of = NULL;
-        if (start == 0 && !s->streaming && s->from == 0) {
-            /* whole text: metadata only around hits */
-            if (norm_text_lazy(p->nt, g->flags, text, len, o) != 0)
-                return SLUICE_ENOMEM;
-        } else {
-            norm_state st;
-            norm_state_init(&st, g->flags, start);
-            if (norm_feed(p->nt, &st, text + start, len - start, 1, o) != 0)
-                return SLUICE_ENOMEM;
-        }
+        s->gstart[i] = start;
+        /* the text alone; metadata only around hits (view_at) */
+        if (norm_text_lazy(p->nt, g->flags, text + start, len - start, start,
+                o) != 0)
+            return SLUICE_ENOMEM;
         /* only a stream of the whole text can vouch for its UTF-8 */
         if (start == 0 && !have_invalid) {
             *invalid = o->invalid;
@@ -768,7 +784,18 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
         s->grp = g;
         s->cur = o;
         /* co-occurrence needs the terms before `from` too */
-        s->scan_off = g->has_all ? 0 : stream_index(o, s->from);
+        s->scan_off = 0;
+        if (!g->has_all && s->from > 0) {
+            if (!o->lazy) {
+                s->scan_off = stream_index(o, s->from);
+            } else if (norm_lazy_find(p->nt, g->flags, text + start,
+                           len - start, o, s->from, &s->win, &s->win_base,
+                           &s->scan_off) != 0) {
+                return SLUICE_ENOMEM;
+            } else {
+                s->win_of = o;   /* the window holds the scan's start */
+            }
+        }
         hs_error_t he = hs_scan(g->db, (const char *)o->text + s->scan_off,
             (unsigned)(o->len - s->scan_off), 0, s->hs, on_literal, s);
         if (s->oom)

@@ -52,6 +52,8 @@ struct policy_scratch {
     size_t from;                   /* only matches starting here count */
     size_t scan_off;               /* stream offset the current scan began */
     uint8_t *rx_hit;               /* per rule: its regex prefilter fired */
+    size_t gstart[MAX_GROUPS];     /* input offset each group's stream
+                                      starts at (sessions: near `from`) */
     norm_out win;                  /* metadata around hits of a lazy stream */
     size_t win_base;
     const norm_out *win_of;        /* the stream win belongs to, or NULL */
@@ -77,6 +79,12 @@ int check_run(sluice_policy *p, policy_scratch *s, const char *text,
  */
 int check_window(sluice_policy *p, policy_scratch *s, const char *text,
     size_t len, int streaming, size_t from, size_t *invalid);
+
+/*
+ * The original offset where entry q of group g's stream (of the last
+ * check_window) starts. Returns 0 or SLUICE_ENOMEM.
+ */
+int check_stream_src(policy_scratch *s, size_t g, size_t q, size_t *src);
 
 /* The term (as written) a candidate matched, or NULL for a regex. */
 const char *check_cand_term(const sluice_policy *p, const cand *c);

@@ -2089,9 +2089,9 @@ static __attribute__((noinline)) size_t span(fctx *c, const unsigned char *p,
 }
 
 static __attribute__((noinline)) size_t span_text(fctx *c,
-    const unsigned char *p, size_t i, size_t end, size_t len)
+    const unsigned char *p, size_t i, size_t end, size_t len, int final)
 {
-    return span_impl(c, p, i, end, len, 1, 0);
+    return span_impl(c, p, i, end, len, final, 0);
 }
 
 /* Room for the output of `nin` more input bytes (+ a held-back run). */
@@ -2181,7 +2181,7 @@ static void ctx_init(fctx *c, const norm_tables *t, norm_state *st,
     c->w.last = NO_LAST;
     c->w.last_cp = NO_CP;
     c->w.g = st->started ? st->gap : st->gap | NORM_GAP_START;
-    c->w.meta = 1;
+    c->w.meta = !(out->text_only && !c->rep);
 }
 
 /* NORM_REPEAT: put the run held back by the last feed into the output. */
@@ -2224,7 +2224,8 @@ static int feed_blocks(fctx *c, const unsigned char *p, size_t i,
         size_t end = len - i > FEED_BLOCK ? i + FEED_BLOCK : len, j;
         if ((rc = reserve_in(c, end - i + 3)) != 0)
             return rc;
-        j = span(c, p, i, end, len, final);
+        j = c->w.meta ? span(c, p, i, end, len, final) :
+            span_text(c, p, i, end, len, final);
         if (j < end) {                   /* incomplete sequence at the end */
             assert(!final && len - j < 4);
             memcpy(st->pend, p + j, len - j);
@@ -2301,7 +2302,7 @@ int norm_text(const norm_tables *t, unsigned flags, const char *in,
 #define LAZY_STEP 256u
 
 int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
-    size_t len, norm_out *out)
+    size_t len, uint64_t base, norm_out *out)
 {
     const unsigned char *p = (const unsigned char *)in;
     norm_state st;
@@ -2309,11 +2310,13 @@ int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
     size_t i = 0, nck;
     int rc;
     assert(t != NULL && out != NULL && (in != NULL || len == 0));
-    if ((flags & NORM_REPEAT) || len > UINT32_MAX)
-        return norm_text(t, flags, in, len, out);
     out->len = 0;
     out->invalid = 0;
-    norm_state_init(&st, flags, 0);
+    norm_state_init(&st, flags, base);
+    if ((flags & NORM_REPEAT) || len > UINT32_MAX) {
+        out->lazy = 0;
+        return norm_feed(t, &st, in, len, 1, out);
+    }
     ctx_init(&c, t, &st, out);
     c.w.meta = 0;
     if ((rc = reserve_in(&c, len + 3)) != 0)
@@ -2333,11 +2336,12 @@ int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
         k->in = (uint32_t)i;
         k->out = (uint32_t)c.w.o;
         k->gap = (uint8_t)c.w.g;
-        i = span_text(&c, p, i, end, len);
+        i = span_text(&c, p, i, end, len, 1);
     }
     out->len = c.w.o;
     out->invalid = c.invalid;
     out->lazy = 1;
+    out->lazy_base = base;
     return 0;
 }
 
@@ -2358,7 +2362,7 @@ int norm_window(const norm_tables *t, unsigned flags, const char *in,
     }
     const norm_ckpt *k = &lz->ck[lo];
     norm_out_reset(win);
-    norm_state_init(&st, flags, k->in);
+    norm_state_init(&st, flags, lz->lazy_base + k->in);
     st.started = (k->gap & NORM_GAP_START) == 0;
     st.gap = k->gap & ~NORM_GAP_START;
     pos = k->in;
@@ -2369,5 +2373,44 @@ int norm_window(const norm_tables *t, unsigned flags, const char *in,
         pos += n;
     }
     *base = k->out;
+    return 0;
+}
+
+int norm_lazy_find(const norm_tables *t, unsigned flags, const char *in,
+    size_t len, const norm_out *lz, uint64_t from, norm_out *win,
+    size_t *base, size_t *idx)
+{
+    size_t lo = 0, hi = lz->nck, pos, q = 0;
+    norm_state st;
+    int rc;
+    assert(lz->lazy && lz->nck > 0);
+    while (hi - lo > 1) {            /* last checkpoint at or before from */
+        size_t mid = lo + (hi - lo) / 2;
+        if (lz->lazy_base + lz->ck[mid].in <= from)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const norm_ckpt *k = &lz->ck[lo];
+    norm_out_reset(win);
+    norm_state_init(&st, flags, lz->lazy_base + k->in);
+    st.started = (k->gap & NORM_GAP_START) == 0;
+    st.gap = k->gap & ~NORM_GAP_START;
+    pos = k->in;
+    *base = k->out;
+    for (;;) {
+        for (; q < win->len; q++)
+            if (win->src[q] >= (uint32_t)from) {
+                *idx = k->out + q;
+                return 0;
+            }
+        if (pos >= len)
+            break;
+        size_t n = len - pos > LAZY_STEP ? LAZY_STEP : len - pos;
+        if ((rc = norm_feed(t, &st, in + pos, n, pos + n == len, win)) != 0)
+            return rc;
+        pos += n;
+    }
+    *idx = lz->len;
     return 0;
 }

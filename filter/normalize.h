@@ -69,6 +69,9 @@ typedef struct norm_out {
     size_t mcap;          /* entries of src, src_end, gap, run */
     size_t invalid;       /* invalid UTF-8 sequences read as U+FFFD */
     int lazy;             /* text only (norm_text_lazy): no metadata */
+    int text_only;        /* set by the owner: norm_feed writes the text
+                             alone (not with NORM_REPEAT); kept by reset */
+    uint64_t lazy_base;   /* lazy: original offset of the input's start */
     norm_ckpt *ck;        /* lazy: restart points, by input offset */
     size_t nck, capck;
 } norm_out;
@@ -108,13 +111,14 @@ int norm_text(const norm_tables *t, unsigned flags, const char *in,
     size_t len, norm_out *out);
 
 /*
- * Whole text, text only: out->text and out->len as norm_text gives them,
+ * Whole text, text only: out->text and out->len as norm_text gives them
+ * (for input starting at original offset `base`),
  * but no src, src_end, gap or run; instead checkpoints from which
  * norm_window() rebuilds them where they are needed (out->lazy is set).
  * With NORM_REPEAT (a run crosses checkpoints) this is norm_text.
  */
 int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
-    size_t len, norm_out *out);
+    size_t len, uint64_t base, norm_out *out);
 
 /*
  * Entries [first, last] (last < lz->len) of the stream that `lz`
@@ -125,6 +129,15 @@ int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
 int norm_window(const norm_tables *t, unsigned flags, const char *in,
     size_t len, const norm_out *lz, size_t first, size_t last,
     norm_out *win, size_t *base);
+
+/*
+ * The first entry of lazy stream `lz` whose source starts at or after
+ * original offset `from` (lz->len if none): *idx, found in window `win`
+ * (entry q of the stream is entry q - *base of win).
+ */
+int norm_lazy_find(const norm_tables *t, unsigned flags, const char *in,
+    size_t len, const norm_out *lz, uint64_t from, norm_out *win,
+    size_t *base, size_t *idx);
 
 /* Classification of a code point under the tables, for tests and lint. */
 int norm_is_noise(const norm_tables *t, uint32_t cp);

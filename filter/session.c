@@ -179,6 +179,7 @@ int sluice_session_new(sluice_session **out, sluice_engine *e,
     s->first_cjk = UINT64_MAX;
     norm_state_init(&s->inv_state, 0, 0);
     norm_out_init(&s->inv_out);
+    s->inv_out.text_only = 1;     /* only its invalid count is read */
     s->digest_ledger = engine_digest_start(e, &s->digest);
     s->scratch = policy_scratch_get(s->pol);
     s->fired = calloc(s->pol->nrules ? s->pol->nrules : 1, 1);
@@ -234,6 +235,13 @@ static size_t incomplete_tail(const char *b, size_t n)
 static int is_term_prefix(const mgroup *g, const unsigned char *p, size_t n)
 {
     size_t lo = 0, hi = g->nterms;
+    if (n >= 2) {
+        unsigned k = (unsigned)p[0] << 8 | p[1];
+        if (!(g->pair[k >> 6] >> (k & 63) & 1u))
+            return 0;
+    } else if (n == 1 && !(g->first[p[0] >> 6] >> (p[0] & 63) & 1u)) {
+        return 0;
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const cterm *t = &g->terms[g->sorted[mid]];
@@ -253,22 +261,26 @@ static int is_term_prefix(const mgroup *g, const unsigned char *p, size_t n)
 }
 
 /*
- * The original offset where the longest suffix of group stream `o` that
- * is a prefix of one of g's terms begins (a match may still grow from
- * there), or `none` if no suffix is.
+ * In *hold, the original offset where the longest suffix of group gi's
+ * stream that is a prefix of one of its terms begins (a match may still
+ * grow from there), or `none` if no suffix is. Returns 0 or ENOMEM.
  */
-static size_t prefix_hold(const mgroup *g, const norm_out *o, size_t none)
+static int prefix_hold(const sluice_policy *p, policy_scratch *sc,
+    size_t gi, size_t none, size_t *hold)
 {
+    const mgroup *g = &p->groups[gi];
+    const norm_out *o = &sc->norm[gi];
+    *hold = none;
     if (g->nterms == 0 || o->len == 0)
-        return none;
+        return 0;
     size_t from = o->len > g->maxlen ? o->len - g->maxlen : 0;
     for (size_t q = from; q < o->len; q++) {
         if ((o->text[q] & 0xC0) == 0x80)
             continue;
         if (is_term_prefix(g, o->text + q, o->len - q))
-            return o->src[q];
+            return check_stream_src(sc, gi, q, hold);
     }
-    return none;
+    return 0;
 }
 
 /* ---- committing and releasing ------------------------------------------ */
@@ -447,7 +459,9 @@ static int step(sluice_session *s, int final, sluice_release *r)
     size_t hold = final ? wend : sc->pending_from;
     for (size_t g = 0; !final && g < p->ngroups; g++)
         if (p->groups[g].db != NULL) {
-            size_t h = prefix_hold(&p->groups[g], &sc->norm[g], wend);
+            size_t h;
+            if ((rc = prefix_hold(p, sc, g, wend, &h)) != 0)
+                return rc;
             if (h < hold)
                 hold = h;
         }

@@ -59,6 +59,10 @@ typedef struct mgroup {
     uint32_t *off;         /* per term: offset into bytes */
     uint32_t *sorted;      /* term ids sorted by bytes (prefix search) */
     uint32_t maxlen;       /* longest term, bytes */
+    uint64_t first[4];     /* bit b: some term starts with byte b */
+    uint64_t pair[1024];   /* bit (b0 << 8 | b1): some term starts with
+                              b0 b1 (sessions test suffixes against it
+                              before searching the sorted terms) */
     int has_all;           /* holds co-occurrence terms */
 } mgroup;
 
@@ -84,6 +88,8 @@ struct sluice_policy {
     norm_tables *nt;
     char hash_hex[65];
     int is_signed;
+    char signer[72];         /* is_signed: the bundle's key name */
+    uint32_t signer_id;      /* ... and its signed-note key id */
     double compile_ms;
     size_t nterms;           /* literal terms in all rules, as written */
     crule *rules;

@@ -614,9 +614,15 @@ static int finish_group(gbuild *b)
     if (g->sorted == NULL)
         return SLUICE_ENOMEM;
     for (size_t i = 0; i < g->nterms; i++) {
+        const unsigned char *t = g->bytes + g->off[i];
         g->sorted[i] = (uint32_t)i;
         if (g->terms[i].len > g->maxlen)
             g->maxlen = g->terms[i].len;
+        g->first[t[0] >> 6] |= 1ull << (t[0] & 63);
+        if (g->terms[i].len >= 2) {
+            unsigned k = (unsigned)t[0] << 8 | t[1];
+            g->pair[k >> 6] |= 1ull << (k & 63);
+        }
     }
     qsort_r(g->sorted, g->nterms, sizeof *g->sorted, cmp_term, g);
     return 0;

@@ -815,8 +815,8 @@ static void lazy_windows_equal_the_whole_normalization(void **state)
             norm_out_reset(&whole);
             norm_out_reset(&lazy);
             assert_int_equal(norm_text(tabs(state), f, in, len, &whole), 0);
-            assert_int_equal(norm_text_lazy(tabs(state), f, in, len, &lazy),
-                0);
+            assert_int_equal(norm_text_lazy(tabs(state), f, in, len, 0,
+                &lazy), 0);
             assert_int_equal(lazy.len, whole.len);
             assert_int_equal(lazy.invalid, whole.invalid);
             assert_memory_equal(lazy.text, whole.text, whole.len ? whole.len : 1);
@@ -1219,7 +1219,7 @@ static void throughput_report(void **state)
                     double t0 = now_ms(), t1;
                     norm_out_reset(&o);
                     assert_int_equal(norm_text_lazy(tabs(state), flags[f],
-                        buf, len, &o), 0);
+                        buf, len, 0, &o), 0);
                     t1 = now_ms();
                     best = t1 - t0 < best ? t1 - t0 : best;
                 }
