@@ -1973,7 +1973,7 @@ static inline int fast_cp(hot h, wr *w, uint32_t cp, uint32_t u,
  * registers. Stops before anything else, at end, or when fewer than four
  * bytes are left in the input.
  */
-static inline size_t cjk_run(hot h, wr *w, const unsigned char *p, size_t i,
+static inline __attribute__((always_inline)) size_t cjk_run(hot h, wr *w, const unsigned char *p, size_t i,
     size_t end, size_t len)
 {
     unsigned char *text = w->text, *gap = w->gap, *run = w->run;
@@ -2299,7 +2299,7 @@ int norm_text(const norm_tables *t, unsigned flags, const char *in,
  * the window's entries are exactly the full normalization's.
  * ---------------------------------------------------------------------- */
 
-#define LAZY_STEP 256u
+#define LAZY_STEP 128u
 
 int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
     size_t len, uint64_t base, norm_out *out)
