@@ -1803,7 +1803,8 @@ static inline size_t ascii_fast(const fctx *c, wr *w,
 /*
  * Sixteen ASCII bytes at a time: noise found with two nibble lookups,
  * A-Z lower-cased by a compare, the kept bytes packed with one shuffle
- * per half. Stops at the first 16 bytes holding a non-ASCII byte.
+ * per half. Stops at the first non-ASCII byte (after the ASCII bytes of
+ * its block) or fewer than 16 bytes before end.
  */
 __attribute__((target("ssse3,popcnt")))
 static size_t ascii_simd(const norm_tables *t, unsigned v, int skip,
@@ -1817,15 +1818,16 @@ static size_t ascii_simd(const norm_tables *t, unsigned v, int skip,
     const __m128i d20 = _mm_set1_epi8(0x20), d8 = _mm_set1_epi8(8);
     const int lower = t->simd[v] == 2;
     size_t o = *po;
-    for (; end - i >= 16; i += 16) {
+    while (end - i >= 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
-        if (_mm_movemask_epi8(x) != 0)
-            break;
+        /* a block with a non-ASCII byte: its ASCII prefix, then stop */
+        unsigned na = (unsigned)_mm_movemask_epi8(x);
+        unsigned n = na ? (unsigned)__builtin_ctz(na) : 16u;
         __m128i l = _mm_shuffle_epi8(lo, _mm_and_si128(x, m0f));
         __m128i h = _mm_shuffle_epi8(hi,
             _mm_and_si128(_mm_srli_epi16(x, 4), m0f));
         unsigned keep = (unsigned)_mm_movemask_epi8(
-            _mm_cmpeq_epi8(_mm_and_si128(l, h), zero));
+            _mm_cmpeq_epi8(_mm_and_si128(l, h), zero)) & ((1u << n) - 1u);
         if (lower) {
             __m128i up = _mm_and_si128(_mm_cmpgt_epi8(x, ca),
                 _mm_cmplt_epi8(x, cz));
@@ -1840,6 +1842,9 @@ static size_t ascii_simd(const norm_tables *t, unsigned v, int skip,
         /* 0x80 + 8 = 0x88 keeps the high bit: still a zero lane */
         _mm_storel_epi64((__m128i *)(text + o), _mm_shuffle_epi8(x, s1));
         o += (size_t)__builtin_popcount(k1);
+        i += n;
+        if (na != 0)
+            break;
     }
     *po = o;
     return i;
