@@ -183,7 +183,12 @@ int sluice_session_new(sluice_session **out, sluice_engine *e,
     s->digest_ledger = engine_digest_start(e, &s->digest);
     s->scratch = policy_scratch_get(s->pol);
     s->fired = calloc(s->pol->nrules ? s->pol->nrules : 1, 1);
-    if (s->scratch == NULL || s->fired == NULL || copy_meta(s, meta) != 0) {
+    /* never NULL, even before the first byte: the matchers (PCRE2) take
+       an empty text as a pointer and a length, not as NULL */
+    s->bcap = 1024;
+    s->buf = malloc(s->bcap);
+    if (s->scratch == NULL || s->fired == NULL || s->buf == NULL ||
+        copy_meta(s, meta) != 0) {
         sluice_session_free(s);
         return psrc_error(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
     }

@@ -498,6 +498,36 @@ static void a_split_term_is_never_released(void **state)
     sluice_session_free(s);
 }
 
+/* Empty chunks anywhere, and an output with no bytes at all (found by
+   `sluice test`'s stream runs: PCRE2 was handed a NULL text). */
+static void empty_chunks_and_empty_outputs_are_allowed(void **state)
+{
+    fx *f = *state;
+    sluice_session *s = NULL;
+    sluice_release rel;
+    sluice_verdict *v = NULL;
+    size_t n;
+    assert_int_equal(sluice_session_new(&s, f->e[0], NULL, NULL, NULL), 0);
+    assert_int_equal(sluice_session_finish(s, &rel, &v), 0);
+    assert_int_equal(sluice_verdict_action(v), SLUICE_ALLOW);
+    assert_int_equal(rel.len, 0);
+    sluice_verdict_output(v, &n);
+    assert_int_equal(n, 0);
+    sluice_verdict_free(v);
+    sluice_session_free(s);
+
+    assert_int_equal(sluice_session_new(&s, f->e[0], NULL, NULL, NULL), 0);
+    assert_int_equal(sluice_session_feed(s, "", 0, &rel), 0);
+    assert_int_equal(rel.len, 0);
+    assert_int_equal(sluice_session_feed(s, "hello ", 6, &rel), 0);
+    assert_int_equal(sluice_session_feed(s, "", 0, &rel), 0);
+    assert_int_equal(sluice_session_feed(s, "world", 5, &rel), 0);
+    assert_int_equal(sluice_session_finish(s, &rel, &v), 0);
+    assert_int_equal(sluice_verdict_action(v), SLUICE_ALLOW);
+    sluice_verdict_free(v);
+    sluice_session_free(s);
+}
+
 static void a_block_stops_the_stream_with_the_refusal(void **state)
 {
     fx *f = *state;
@@ -620,6 +650,7 @@ int main(void)
         cmocka_unit_test(a_session_pins_its_policy),
         cmocka_unit_test(a_split_term_is_never_released),
         cmocka_unit_test(a_block_stops_the_stream_with_the_refusal),
+        cmocka_unit_test(empty_chunks_and_empty_outputs_are_allowed),
         cmocka_unit_test(holding_more_than_the_limit_fails_closed),
         cmocka_unit_test(a_session_needs_a_policy),
         cmocka_unit_test(a_streamed_output_is_recorded_with_its_keyed_digest),
