@@ -100,22 +100,47 @@ SLUICE_API const char *sluice_action_name(int action);
 
 typedef struct sluice_policy sluice_policy;
 
-#define SLUICE_POLICY_OPTIONS_VERSION 1
+/* Version 2 added the fields from `trust` on; a caller built against
+   version 1 passes version 1 and those fields are not read. */
+#define SLUICE_POLICY_OPTIONS_VERSION 2
 typedef struct sluice_policy_options {
     unsigned version;          /* SLUICE_POLICY_OPTIONS_VERSION */
     size_t max_terms;          /* 0: default (2,000,000) */
     size_t max_list_bytes;     /* 0: default (64 MiB per list file) */
     size_t max_rules;          /* 0: default (100,000) */
+    /* version 2: trust (docs/bundles.md) */
+    const struct sluice_key *const *trust;  /* keys whose bundles are
+                               trusted (sluice_key, see "Ledger": verifier
+                               or signer keys; borrowed for the call);
+                               NULL: none */
+    size_t ntrust;             /* entries in trust */
+    int allow_unsigned;        /* 1: development; an untrusted bundle or a
+                                  policy directory loads unsigned even
+                                  when trust keys are given */
+    size_t max_bundle_bytes;   /* 0: default (256 MiB per bundle) */
 } sluice_policy_options;
-#define SLUICE_POLICY_OPTIONS_INIT { SLUICE_POLICY_OPTIONS_VERSION, 0, 0, 0 }
+#define SLUICE_POLICY_OPTIONS_INIT { SLUICE_POLICY_OPTIONS_VERSION, 0, 0, 0, \
+    NULL, 0, 0, 0 }
 
 /*
- * Load and compile the policy at `path` (a directory holding policy.yaml,
- * or the policy.yaml file itself). `opts` may be NULL for defaults.
+ * Load and compile the policy at `path`: a signed bundle (a file made by
+ * `sluice build` / sluice_bundle_build, recognized by its magic, not its
+ * name), a policy directory holding policy.yaml, or that policy.yaml
+ * file itself. `opts` may be NULL for defaults.
+ *
+ * Trust (docs/bundles.md): a bundle whose signature checks against one of
+ * opts->trust loads signed (sluice_policy_signed() == 1, its signer in
+ * sluice_policy_signer()). A bundle signed by a key not among them (or
+ * when none are given) is refused, unless opts->allow_unsigned: it then
+ * loads unsigned. A bad signature, or any changed byte, is always
+ * refused. Policy sources (a directory or policy.yaml) load unsigned, and
+ * are refused when trust keys are given without allow_unsigned. Refusals
+ * are SLUICE_EPOLICY with err->file the bundle and a message saying why.
  *
  * On success *out holds a policy with one reference, owned by the caller.
  * On failure *out is NULL, the return is negative, and `err` (if not NULL)
- * names the file, line and reason. Thread-safe.
+ * names the file, line and reason (for a file inside a bundle, the file
+ * is "BUNDLE/path", e.g. "base.bundle/lists/zh.txt"). Thread-safe.
  */
 SLUICE_API SLUICE_WUR int sluice_policy_load(sluice_policy **out,
     const char *path, const sluice_policy_options *opts, sluice_error *err);
@@ -135,6 +160,22 @@ SLUICE_API size_t sluice_policy_rule_count(const sluice_policy *p);
 SLUICE_API size_t sluice_policy_term_count(const sluice_policy *p);
 /* Milliseconds spent compiling (normalization tables, matchers). */
 SLUICE_API double sluice_policy_compile_ms(const sluice_policy *p);
+
+/*
+ * The rules of a policy, for tools that report on a policy's own tests
+ * (coverage). Rule i, 0 <= i < sluice_policy_rule_count(p), in policy
+ * order: its id (NULL if i is out of range); the number of literal terms
+ * it lists (`terms:` or `all:`; 0 for a regex rule, or i out of range);
+ * and its term j as the policy wrote it (NULL if out of range). Strings
+ * are borrowed and live as long as p; a span's `term` is one of them.
+ * Immutable: any thread.
+ */
+SLUICE_API const char *sluice_policy_rule_id(const sluice_policy *p,
+    size_t i);
+SLUICE_API size_t sluice_policy_rule_term_count(const sluice_policy *p,
+    size_t i);
+SLUICE_API const char *sluice_policy_rule_term(const sluice_policy *p,
+    size_t i, size_t j);
 
 /* ------------------------------------------------------------------------
  * Engines
@@ -661,13 +702,237 @@ SLUICE_API SLUICE_WUR int sluice_receipt_verify(const char *receipt,
  * Policy bundles (rules/bundle.c)
  * ---------------------------------------------------------------------- */
 
-/* (bundle API goes here) */
+/*
+ * A bundle is one file holding a policy's manifest (id, version, hash,
+ * creation time, signer key name and id, file list), every source file
+ * the policy reads (policy.yaml and its lists, byte for byte, in the
+ * order of docs/policy-hash.md) and an Ed25519 signature over all of it
+ * by a policy key (a SLUICE_KEY_SIGNER from sluice_keygen). The policy
+ * hash of a bundle equals the hash of the directory it was built from.
+ * docs/bundles.md gives the format byte by byte, so anyone can check a
+ * bundle without Sluice. sluice_policy_load() loads bundles (see its
+ * comment for the trust rules); the calls below build and inspect them.
+ *
+ * Objects: sluice_bundle is immutable once opened: share it. Building
+ * keeps nothing between calls; any number of threads may build at once.
+ */
+
+typedef struct sluice_bundle sluice_bundle;
+
+/* `created`: the build time, Unix seconds (UTC). */
+#define SLUICE_BUNDLE_CREATED_NOW (-1)
+
+#define SLUICE_BUNDLE_OPTIONS_VERSION 1
+typedef struct sluice_bundle_options {
+    unsigned version;                 /* SLUICE_BUNDLE_OPTIONS_VERSION */
+    const sluice_key *signer;         /* required: a SLUICE_KEY_SIGNER */
+    int64_t created;                  /* >= 0, or SLUICE_BUNDLE_CREATED_NOW:
+                                         the current time. A fixed value
+                                         makes builds reproducible */
+    const sluice_policy_options *policy;  /* limits for reading the
+                                         sources and the bundle; trust
+                                         fields are ignored. NULL:
+                                         defaults */
+} sluice_bundle_options;
+#define SLUICE_BUNDLE_OPTIONS_INIT { SLUICE_BUNDLE_OPTIONS_VERSION, NULL, \
+    SLUICE_BUNDLE_CREATED_NOW, NULL }
+
+/*
+ * Build a signed bundle from the policy sources at `policy` (a directory
+ * or its policy.yaml). The files packed are exactly those the parser read
+ * and hashed, with those bytes; the finished bundle is then loaded once
+ * (its signature checked with the signer's public key, its sources parsed
+ * and compiled), so a bundle that is returned loads. Given the same
+ * sources, key and `created`, the bytes are the same (Ed25519 signatures
+ * are deterministic).
+ *
+ * On success *out (malloc'd, the caller's: free()) holds *len bytes.
+ * Errors: SLUICE_EINVAL (options, no signer, a verifier key, `policy` is
+ * already a bundle), the errors of sluice_policy_load() for the sources,
+ * SLUICE_ETOOBIG (over max_bundle_bytes), SLUICE_ENOMEM; err says why.
+ * The signer's secret is only read; nothing copies it.
+ */
+SLUICE_API SLUICE_WUR int sluice_bundle_build(char **out, size_t *len,
+    const char *policy, const sluice_bundle_options *opts,
+    sluice_error *err);
+
+/*
+ * sluice_bundle_build() and write the result to `path` atomically (a
+ * temporary file in the same directory, synced, renamed over `path`),
+ * mode 0644. An existing file at `path` is replaced only on success.
+ */
+SLUICE_API SLUICE_WUR int sluice_bundle_write(const char *path,
+    const char *policy, const sluice_bundle_options *opts,
+    sluice_error *err);
+
+/*
+ * Load a bundle held in memory (e.g. fetched from Redis), as
+ * sluice_policy_load() loads a bundle file: the same trust rules and
+ * errors. `name` (NULL: "bundle") names it in messages. data is only read
+ * during the call.
+ */
+SLUICE_API SLUICE_WUR int sluice_policy_load_bundle(sluice_policy **out,
+    const void *data, size_t len, const char *name,
+    const sluice_policy_options *opts, sluice_error *err);
+
+/*
+ * The key that signed the policy's bundle: its name (borrowed, lives as
+ * long as p) and, in *id (may be NULL), its signed-note key id; NULL (and
+ * *id 0) when the policy is not signed.
+ */
+SLUICE_API const char *sluice_policy_signer(const sluice_policy *p,
+    uint32_t *id);
+
+/*
+ * Open the bundle at `path` for inspection: read it (at most
+ * opts->max_bundle_bytes; opts may be NULL) and check its structure, but
+ * neither its signature (sluice_bundle_verify) nor its sources (load it
+ * for that). On success *out is the caller's (sluice_bundle_free).
+ * Errors: SLUICE_EIO, SLUICE_ETOOBIG, SLUICE_EPOLICY (not a bundle,
+ * malformed, truncated), SLUICE_ENOMEM; err says why.
+ */
+SLUICE_API SLUICE_WUR int sluice_bundle_open(sluice_bundle **out,
+    const char *path, const sluice_policy_options *opts, sluice_error *err);
+/* Free an opened bundle. NULL is a no-op. */
+SLUICE_API void sluice_bundle_free(sluice_bundle *b);
+
+/* The manifest. Strings are borrowed and live as long as b; the signer
+   is the one the bundle claims until sluice_bundle_verify says so. */
+SLUICE_API const char *sluice_bundle_policy_id(const sluice_bundle *b);
+SLUICE_API int64_t sluice_bundle_policy_version(const sluice_bundle *b);
+/* Lower-case hex BLAKE2b-256, as sluice_policy_hash() gives it. */
+SLUICE_API const char *sluice_bundle_policy_hash(const sluice_bundle *b);
+SLUICE_API int64_t sluice_bundle_created(const sluice_bundle *b);
+SLUICE_API const char *sluice_bundle_signer(const sluice_bundle *b,
+    uint32_t *id);
+/* Total size in bytes, and the format version (1). */
+SLUICE_API uint64_t sluice_bundle_size(const sluice_bundle *b);
+SLUICE_API unsigned sluice_bundle_format(const sluice_bundle *b);
+/* Source files, in the order the policy reads them (0: policy.yaml). */
+SLUICE_API size_t sluice_bundle_file_count(const sluice_bundle *b);
+/* Path of file i relative to the policy directory (NULL if i is out of
+   range); *size (may be NULL) gets its size in bytes. */
+SLUICE_API const char *sluice_bundle_file(const sluice_bundle *b, size_t i,
+    uint64_t *size);
+
+/*
+ * Check the bundle's signature against keys[0..nkeys) (verifier or
+ * signer keys; others are skipped). Returns 0 if a key with the
+ * bundle's signer name and id verifies the signature (*by, if not NULL,
+ * gets it, borrowed from keys), else SLUICE_EPOLICY with err saying
+ * whether no key is the signer's or the signature does not verify (a
+ * byte changed after signing), or SLUICE_EINVAL.
+ */
+SLUICE_API SLUICE_WUR int sluice_bundle_verify(const sluice_bundle *b,
+    const sluice_key *const *keys, size_t nkeys, const sluice_key **by,
+    sluice_error *err);
 
 /* ------------------------------------------------------------------------
  * Policy lint (rules/policy_lint.c)
  * ---------------------------------------------------------------------- */
 
-/* (lint API goes here) */
+/*
+ * Static checks of a policy's sources, for its authors: duplicate,
+ * shadowed and contained terms, terms that normalize to nothing or to
+ * another term, very short terms, terms inside many common words (the
+ * Scunthorpe problem), risky regexes, thin categories, and the policy's
+ * worst-case streaming holdback. docs/lint.md lists every finding code,
+ * what it means and how to fix it.
+ */
+
+typedef enum sluice_lint_severity {
+    SLUICE_LINT_INFO = 0,      /* a fact worth knowing (counts, holdback) */
+    SLUICE_LINT_WARNING = 1,   /* probably a mistake; the policy works */
+    SLUICE_LINT_ERROR = 2      /* the policy is refused, or misbehaves */
+} sluice_lint_severity;
+
+/* "info", "warning" or "error"; "?" for anything else. Static. */
+SLUICE_API const char *sluice_lint_severity_name(int severity);
+
+/* One finding. Every pointer is borrowed: valid during the callback only. */
+typedef struct sluice_lint_finding {
+    sluice_lint_severity severity;
+    const char *code;      /* stable short name, e.g. "duplicate-term" */
+    const char *file;      /* spelled as the policy path was given, or "" */
+    int line;              /* 1-based line in file, or 0 (the whole file) */
+    const char *rule;      /* rule id, or NULL */
+    const char *term;      /* the term as written, or NULL (may hold
+                              control characters; message never does) */
+    const char *message;   /* one line, no trailing newline */
+} sluice_lint_finding;
+
+/* Called once per finding, sorted by file (policy.yaml first), then line.
+   Return 0 to go on, a positive value to stop (it is returned). */
+typedef int (*sluice_lint_fn)(const sluice_lint_finding *f, void *payload);
+
+/* A category that must hold at least `min` terms (finding
+   "category-min-terms"). Borrowed for the call. */
+typedef struct sluice_lint_min {
+    const char *category;
+    size_t min;
+} sluice_lint_min;
+
+#define SLUICE_LINT_OPTIONS_VERSION 1
+typedef struct sluice_lint_options {
+    unsigned version;                /* SLUICE_LINT_OPTIONS_VERSION */
+    const sluice_policy_options *policy;   /* load limits; NULL: defaults */
+    const char *const *vocab;        /* reference vocabularies for the
+                                        Scunthorpe check: UTF-8 files, one
+                                        word per line (first field; "word
+                                        freq tag" lines as in jieba's
+                                        dict.txt work); NULL: not run */
+    size_t nvocab;
+    size_t scunthorpe_words;         /* report a substring term found in at
+                                        least this many words; 0: 3 */
+    size_t examples;                 /* example words per report (at most
+                                        10); 0: 3 */
+    size_t short_chars;              /* a term of at most this many code
+                                        points (normalized) is short; 0: 1 */
+    size_t short_han;                /* ... if it holds an ideograph; 0: 1 */
+    const sluice_lint_min *min_terms;   /* per-category minimums */
+    size_t nmin_terms;
+    int no_regex_probe;              /* 1: do not run regexes on generated
+                                        inputs (regex-backtracking,
+                                        regex-slow) */
+} sluice_lint_options;
+#define SLUICE_LINT_OPTIONS_INIT { SLUICE_LINT_OPTIONS_VERSION, NULL, NULL, \
+    0, 0, 0, 0, 0, NULL, 0, 0 }
+
+/* What a lint run covered; filled when the call returns 0. */
+typedef struct sluice_lint_report {
+    size_t errors;                   /* findings of each severity */
+    size_t warnings;
+    size_t infos;
+    size_t rules;                    /* rules in the policy */
+    size_t terms;                    /* terms as written (rules' terms,
+                                        co-occurrence terms), not allow */
+    size_t vocab_words;              /* distinct vocabulary words read (0:
+                                        the Scunthorpe check did not run) */
+    int compiles;                    /* 1: the policy loads as it is */
+    double ms;                       /* wall time of the call */
+} sluice_lint_report;
+
+/*
+ * Lint the policy sources at `path` (a directory holding policy.yaml, or
+ * that file; not a bundle) and call fn for each finding. `opts` may be
+ * NULL (defaults: no vocabulary, so no Scunthorpe check); `report` may be
+ * NULL.
+ *
+ * A policy the compiler refuses (a term that normalizes to nothing, a
+ * regex that does not compile or can backtrack catastrophically) is not
+ * an error of this call: each such problem is an error finding with its
+ * file and line, and the other checks still run.
+ *
+ * Returns 0 when the lint ran (whatever it found), fn's positive value if
+ * it stopped early, or a negative code with err filled: SLUICE_EPOLICY,
+ * SLUICE_EIO, SLUICE_ETOOBIG when the sources cannot be read or parsed
+ * (as sluice_policy_load), SLUICE_EIO when a vocabulary file cannot be
+ * read, SLUICE_EINVAL for bad arguments or options, SLUICE_ENOMEM,
+ * SLUICE_EINTERNAL. Thread-safe: a call shares nothing with other calls.
+ */
+SLUICE_API SLUICE_WUR int sluice_policy_lint(const char *path,
+    const sluice_lint_options *opts, sluice_lint_fn fn, void *payload,
+    sluice_lint_report *report, sluice_error *err);
 
 #ifdef __cplusplus
 }
