@@ -24,6 +24,8 @@ typedef struct cli_cmd {
 int cmd_check(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
+int cmd_build(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
 int cmd_receipt(int argc, char **argv);
@@ -45,5 +47,49 @@ int cli_parse_size(const char *s, size_t *out);
 
 /* Load a policy, printing the error on failure. */
 int cli_load_policy(const char *path, sluice_policy **out);
+
+/*
+ * Trust options shared by every command that loads a policy (cli/
+ * policy_load.c, docs/bundles.md): --trust PUB (repeatable) names the
+ * public keys whose signed bundles load; --allow-unsigned lets an
+ * untrusted bundle or a policy directory load unsigned anyway. A command
+ * adds CLI_TRUST_LONGOPTS to its getopt_long table, passes unknown option
+ * codes to cli_trust_option(), prints CLI_TRUST_HELP in its --help, and
+ * loads with cli_load_policy_opts().
+ */
+#define CLI_TRUST_MAX 32
+typedef struct cli_trust {
+    const char *keys[CLI_TRUST_MAX];   /* --trust files, borrowed (argv) */
+    size_t nkeys;
+    int allow_unsigned;
+} cli_trust;
+
+#define CLI_OPT_TRUST 0x7101
+#define CLI_OPT_ALLOW_UNSIGNED 0x7102
+#define CLI_TRUST_LONGOPTS \
+    {"trust", required_argument, NULL, CLI_OPT_TRUST}, \
+    {"allow-unsigned", no_argument, NULL, CLI_OPT_ALLOW_UNSIGNED}
+#define CLI_TRUST_HELP \
+    "      --trust PUB       load only bundles signed by this key (a\n" \
+    "                        PREFIX.pub from sluice keygen; repeatable); a\n" \
+    "                        policy directory is then refused\n" \
+    "      --allow-unsigned  development: load an untrusted bundle or a\n" \
+    "                        directory anyway, as unsigned (\"signed\":false)\n"
+
+/* Handle option `c` (from getopt_long) if it is a trust option: returns 1
+   when handled, 0 when not ours, -1 after printing an error. */
+int cli_trust_option(cli_trust *t, int c, const char *arg);
+
+/*
+ * Load the policy at `path` (bundle or directory) with the trust options
+ * `t` (NULL: none), printing the error on failure. Returns 0 or -1.
+ * With allow_unsigned, a bundle that loads unsigned is noted on stderr.
+ */
+int cli_load_policy_opts(const char *path, const cli_trust *t,
+    sluice_policy **out);
+
+/* Load the --trust keys into keys[] (t->nkeys of them, the caller frees
+   each with sluice_key_free), printing the error on failure. 0 or -1. */
+int cli_trust_keys(const cli_trust *t, sluice_key **keys);
 
 #endif

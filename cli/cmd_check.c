@@ -33,7 +33,8 @@ typedef struct check_opts {
 static void check_usage(FILE *f)
 {
     fprintf(f,
-        "usage: sluice check -p POLICY [--json] [--exit-code] [TEXT | -]\n"
+        "usage: sluice check -p POLICY [--trust PUB] [--json] [--exit-code]\n"
+        "                    [TEXT | -]\n"
         "       sluice check -p POLICY --jsonl FILE [--json] [--exit-code]\n"
         "       sluice check ... --ledger DIR --ledger-key PREFIX.key\n"
         "                        [--digest-key FILE] [--durable]\n"
@@ -42,7 +43,9 @@ static void check_usage(FILE *f)
         "(allow, flag, label, redact, block), the rules that fired, their\n"
         "spans as byte offsets in the input, and the text to release.\n"
         "\n"
-        "  -p, --policy PATH     policy directory (or its policy.yaml)\n"
+        "  -p, --policy PATH     signed bundle (sluice build), or a policy\n"
+        "                        directory (or its policy.yaml): unsigned\n"
+        CLI_TRUST_HELP
         "      --json            print the verdict as one line of JSON\n"
         "      --jsonl FILE      check each line of FILE ('-': stdin), a JSON\n"
         "                        object with \"text\" and optional \"id\"\n"
@@ -64,6 +67,7 @@ static void check_usage(FILE *f)
         "  sluice check -p policies/baseline 'call me at 13812345678'\n"
         "  echo '你这个傻逼' | sluice check -p policies/baseline --json -\n"
         "  sluice check -p policies/baseline --jsonl examples/outputs.jsonl\n"
+        "  sluice check -p baseline.bundle --trust policy.pub 'some output'\n"
         "  sluice check -p policies/baseline --ledger ./ledger \\\n"
         "      --ledger-key ledger.key --json 'some output'\n");
 }
@@ -188,7 +192,8 @@ static int run_jsonl(sluice_engine *e, const check_opts *o, int *blocked)
     return rc;
 }
 
-static int parse_args(int argc, char **argv, check_opts *o, int *help)
+static int parse_args(int argc, char **argv, check_opts *o, cli_trust *trust,
+    int *help)
 {
     static const struct option longopts[] = {
         {"policy", required_argument, NULL, 'p'},
@@ -200,6 +205,7 @@ static int parse_args(int argc, char **argv, check_opts *o, int *help)
         {"ledger-key", required_argument, NULL, 'K'},
         {"digest-key", required_argument, NULL, 'D'},
         {"durable", no_argument, NULL, 'U'},
+        CLI_TRUST_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -220,6 +226,11 @@ static int parse_args(int argc, char **argv, check_opts *o, int *help)
         case 'D': o->digest_key = optarg; break;
         case 'U': o->durable = 1; break;
         case 'h': *help = 1; return 0;
+        case CLI_OPT_TRUST:
+        case CLI_OPT_ALLOW_UNSIGNED:
+            if (cli_trust_option(trust, c, optarg) < 0)
+                return EXIT_USAGE;
+            break;
         default:
             fprintf(stderr, "Try 'sluice check --help'.\n");
             return EXIT_USAGE;
@@ -266,6 +277,7 @@ out:
 int cmd_check(int argc, char **argv)
 {
     check_opts o = {NULL, NULL, 0, 0, DEFAULT_MAX_INPUT, NULL, NULL, NULL, 0};
+    cli_trust trust;
     int help = 0, rc, blocked = 0;
     sluice_policy *p = NULL;
     sluice_engine *e = NULL;
@@ -273,7 +285,8 @@ int cmd_check(int argc, char **argv)
     char *text = NULL;
     size_t len = 0;
 
-    if ((rc = parse_args(argc, argv, &o, &help)) != 0)
+    memset(&trust, 0, sizeof trust);
+    if ((rc = parse_args(argc, argv, &o, &trust, &help)) != 0)
         return rc;
     if (help) {
         check_usage(stdout);
@@ -305,7 +318,7 @@ int cmd_check(int argc, char **argv)
     sluice_error err;
     memset(&err, 0, sizeof err);
     eo.max_input = o.max_input;
-    if (cli_load_policy(o.policy, &p) != 0) {
+    if (cli_load_policy_opts(o.policy, &trust, &p) != 0) {
         rc = EXIT_USAGE;
         goto out;
     }

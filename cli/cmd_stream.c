@@ -23,6 +23,7 @@ typedef struct stream_opts {
     int random;
     int exit_code;
     int show_held;
+    cli_trust trust;       /* --trust, --allow-unsigned */
 } stream_opts;
 
 static void stream_usage(FILE *f)
@@ -36,7 +37,7 @@ static void stream_usage(FILE *f)
         "redactions applied; on a block the refusal is written and the\n"
         "stream ends. The verdict (JSON) goes to standard error.\n"
         "\n"
-        "  -p, --policy PATH         policy directory\n"
+        "  -p, --policy PATH         policy directory or signed bundle\n"
         "      --chunk N             feed N bytes at a time (default 4096)\n"
         "      --random-chunks SEED  feed chunks of 1..64 bytes, sizes from SEED\n"
         "      --report FILE         write the verdict JSON to FILE instead\n"
@@ -44,9 +45,11 @@ static void stream_usage(FILE *f)
         "      --show-held           after each feed, print to stderr how many\n"
         "                            bytes the session holds back\n"
         "  -h, --help                this help\n"
+        CLI_TRUST_HELP
         "\n"
         "examples:\n"
         "  printf 'you are a sh' | sluice stream -p policies/baseline --chunk 1\n"
+        "  some-llm | sluice stream -p baseline.bundle --trust policy.pub\n"
         "  some-llm | sluice stream -p policies/baseline --report verdict.json\n");
 }
 
@@ -68,9 +71,10 @@ static int parse_stream_args(int argc, char **argv, stream_opts *o, int *help)
         {"exit-code", no_argument, NULL, 'x'},
         {"show-held", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
+        CLI_TRUST_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    int c;
+    int c, t;
     char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
@@ -93,7 +97,10 @@ static int parse_stream_args(int argc, char **argv, stream_opts *o, int *help)
         case 's': o->show_held = 1; break;
         case 'h': *help = 1; return 0;
         default:
-            fprintf(stderr, "Try 'sluice stream --help'.\n");
+            if ((t = cli_trust_option(&o->trust, c, optarg)) > 0)
+                break;
+            if (t == 0)
+                fprintf(stderr, "Try 'sluice stream --help'.\n");
             return EXIT_USAGE;
         }
     }
@@ -162,7 +169,7 @@ static int pump(sluice_session *s, const stream_opts *o, int *stopped)
 
 int cmd_stream(int argc, char **argv)
 {
-    stream_opts o = {NULL, NULL, 4096, 0, 0, 0, 0};
+    stream_opts o = {.chunk = 4096};
     int help = 0, rc, stopped = 0;
     sluice_policy *p = NULL;
     sluice_engine *e = NULL;
@@ -178,7 +185,7 @@ int cmd_stream(int argc, char **argv)
         stream_usage(stdout);
         return EXIT_OK;
     }
-    if (cli_load_policy(o.policy, &p) != 0)
+    if (cli_load_policy_opts(o.policy, &o.trust, &p) != 0)
         return EXIT_USAGE;
     if (sluice_engine_new(&e, NULL, &err) != 0 ||
         sluice_engine_set_policy(e, p) != 0 ||

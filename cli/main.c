@@ -13,6 +13,8 @@ static const cli_cmd commands[] = {
      cmd_check},
     {"stream", "pass standard input through a streaming session", cmd_stream},
     {"test", "run a policy's test cases (tests/*.yaml)", cmd_test},
+    {"build", "write a signed policy bundle", cmd_build},
+    {"bundle", "show what a policy bundle holds", cmd_bundle},
     {"keygen", "make a signing key pair (or a digest key)", cmd_keygen},
     {"ledger", "verify, show, prove records of a decision ledger", cmd_ledger},
     {"receipt", "verify a receipt with the public key", cmd_receipt},

@@ -6,6 +6,7 @@
  * is the caller's input, which may hold some) are written as \ufffd, so
  * the JSON is always valid UTF-8.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,8 +292,20 @@ int sluice_verdict_json(const sluice_verdict *v, char **out, size_t *len)
     jnum(&b, (long long)sluice_policy_version(v->policy));
     jlit(&b, ",\"hash\":");
     jcstr(&b, sluice_policy_hash(v->policy));
-    jlit(&b, sluice_policy_signed(v->policy) ? ",\"signed\":true}" :
-        ",\"signed\":false}");
+    if (sluice_policy_signed(v->policy)) {
+        /* DESIGN: a verdict names the key that signed its policy */
+        uint32_t kid = 0;
+        const char *signer = sluice_policy_signer(v->policy, &kid);
+        char hex[9];
+        snprintf(hex, sizeof hex, "%08" PRIx32, kid);
+        jlit(&b, ",\"signed\":true,\"signer\":{\"name\":");
+        jcstr(&b, signer != NULL ? signer : "");
+        jlit(&b, ",\"key_id\":");
+        jcstr(&b, hex);
+        jlit(&b, "}}");
+    } else {
+        jlit(&b, ",\"signed\":false}");
+    }
     if (v->recorded) {
         static const char hexd[] = "0123456789abcdef";
         char hex[65];

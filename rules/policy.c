@@ -2,6 +2,11 @@
  * policy.c - the sluice_policy object: loading (parse + compile), the
  * reference count, accessors, and the pool of check scratch.
  *
+ * Loading dispatches on what `path` is: a signed bundle (by its magic;
+ * rules/bundle.c checks trust and parses the sources from its memory) or
+ * policy sources (a directory or policy.yaml, unsigned; refused when the
+ * options name trust keys and do not allow unsigned policies).
+ *
  * A policy is immutable once loaded. Its reference count is atomic; the
  * scratch pool is a mutex-protected free list, so any number of threads
  * may check against one policy, each borrowing its own scratch.
@@ -10,6 +15,7 @@
 #include <string.h>
 
 #include "rules/policy.h"
+#include "rules/bundle.h"
 #include "filter/check.h"
 
 int sluice_policy_load(sluice_policy **out, const char *path,
@@ -22,11 +28,15 @@ int sluice_policy_load(sluice_policy **out, const char *path,
         return psrc_error(err, SLUICE_EINVAL, NULL, 0,
             "sluice_policy_load: out and path are required");
     *out = NULL;
-    if (opts != NULL && opts->version != SLUICE_POLICY_OPTIONS_VERSION)
+    if (opts != NULL && (opts->version < 1 ||
+            opts->version > SLUICE_POLICY_OPTIONS_VERSION))
         return psrc_error(err, SLUICE_EINVAL, NULL, 0,
-            "sluice_policy_options.version is %u, expected %u", opts->version,
-            SLUICE_POLICY_OPTIONS_VERSION);
-    if ((rc = psrc_load(&src, path, opts, err)) != 0)
+            "sluice_policy_options.version is %u, expected 1 to %u",
+            opts->version, SLUICE_POLICY_OPTIONS_VERSION);
+    if (bundle_sniff(path))
+        return bundle_load_file(out, path, opts, err);
+    if ((rc = bundle_check_unsigned(path, opts, err)) != 0 ||
+        (rc = psrc_load(&src, path, opts, err)) != 0)
         return rc;
     return policy_compile(out, src, err);
 }
@@ -95,6 +105,13 @@ const char *sluice_policy_hash(const sluice_policy *p)
 int sluice_policy_signed(const sluice_policy *p)
 {
     return p ? p->is_signed : 0;
+}
+
+const char *sluice_policy_signer(const sluice_policy *p, uint32_t *id)
+{
+    if (id != NULL)
+        *id = p != NULL && p->is_signed ? p->signer_id : 0;
+    return p != NULL && p->is_signed ? p->signer : NULL;
 }
 
 size_t sluice_policy_rule_count(const sluice_policy *p)

@@ -32,6 +32,13 @@
  *   - List paths are relative to the policy directory and may not leave it
  *     ('..' and absolute paths are refused), so that a bundle built from
  *     psrc->files holds every source. "./a//b.txt" is recorded as "a/b.txt".
+ *   - Sources are read through a file source (psrc_io, rules/bundle.h):
+ *     the filesystem by default, or a table of in-memory files (a signed
+ *     bundle's, so that a bundle is parsed from the bytes whose signature
+ *     was checked and never from the disk). Both give the same psrc, the
+ *     same hash and the same messages, the file named as "<dir>/<path>"
+ *     (for a bundle "<bundle path>/<path>"). A callback may watch every
+ *     file as it is read and hashed: `sluice build` packs those bytes.
  *   - YAML anchors and aliases are refused (a node reached twice), which
  *     also rules out alias bombs. Duplicate keys in a mapping are refused.
  *   - Validator names come from filter/validate.h (validate_names()), the
@@ -52,6 +59,7 @@
  *   - No static mutable state: the tables below are const.
  */
 #include "policy_src.h"
+#include "rules/bundle.h"
 #include "filter/validate.h"
 
 #include <assert.h>
@@ -197,6 +205,8 @@ typedef struct pctx {
     idtab cats;          /* category id -> line */
     idtab ruletab;       /* rule id -> line */
     int *cat_lines;      /* per rule: line of its `category:` value */
+    const psrc_io *io;   /* file source; NULL: the filesystem */
+    idtab memtab;        /* io->files[k].path -> k (in-memory sources) */
 } pctx;
 
 /* A trimmed string and where it was, before it is copied. */
@@ -754,7 +764,7 @@ static int count_term(pctx *c, const char *shown, int line)
  * ---------------------------------------------------------------------- */
 
 enum { SLURP_OK = 0, SLURP_IO, SLURP_NOTREG, SLURP_BIG, SLURP_CHANGED,
-       SLURP_NOMEM };
+       SLURP_NOMEM, SLURP_MISSING };
 
 static int read_all(int fd, char *buf, size_t want, size_t *got, int *eno)
 {
@@ -830,6 +840,54 @@ done:
     return rc;
 }
 
+/*
+ * The in-memory counterpart of slurp(): copy source `rel` out of the file
+ * table (the parser writes into list buffers, and the table is borrowed).
+ * Returns SLURP_OK, SLURP_MISSING (no such file), SLURP_BIG (*size set)
+ * or SLURP_NOMEM.
+ */
+static int mem_slurp(pctx *c, const char *rel, size_t limit, char **out,
+    size_t *len, uint64_t *size)
+{
+    const ident *id = idtab_find(&c->memtab, rel);
+    const psrc_memfile *f;
+    char *buf;
+
+    *out = NULL;
+    *len = 0;
+    if (id == NULL)
+        return SLURP_MISSING;
+    f = &c->io->files[id->idx];
+    *size = (uint64_t)f->len;
+    if (f->len > limit)
+        return SLURP_BIG;
+    if ((buf = malloc(f->len + 1)) == NULL)
+        return SLURP_NOMEM;
+    if (f->len > 0)
+        memcpy(buf, f->data, f->len);
+    buf[f->len] = '\0';
+    *out = buf;
+    *len = f->len;
+    return SLURP_OK;
+}
+
+/* Index the in-memory file table by path (none for the filesystem). */
+static int mem_index(pctx *c)
+{
+    size_t i;
+
+    if (c->io == NULL || c->io->files == NULL)
+        return 0;
+    if (c->io->nfiles == 0)
+        return psrc_error(c->err, SLUICE_EINVAL, NULL, 0,
+            "psrc_load_io: an in-memory file table needs the policy file");
+    for (i = 0; i < c->io->nfiles; i++)
+        if (idtab_find(&c->memtab, c->io->files[i].path) == NULL &&
+            idtab_add(&c->memtab, c->io->files[i].path, 0, i) != 0)
+            return nomem(c);
+    return 0;
+}
+
 static int hash_file(pctx *c, const char *rel, const char *buf, size_t len)
 {
     unsigned char le[8];
@@ -866,8 +924,14 @@ static int read_source(pctx *c, const char *rel, int ref_line, char **buf,
 
     if (shown == NULL)
         return nomem(c);
-    rc = slurp(shown, c->max_list_bytes, buf, len, &eno, &size);
-    if (rc == SLURP_IO)
+    if (c->io != NULL && c->io->files != NULL)
+        rc = mem_slurp(c, rel, c->max_list_bytes, buf, len, &size);
+    else
+        rc = slurp(shown, c->max_list_bytes, buf, len, &eno, &size);
+    if (rc == SLURP_MISSING)
+        rc = psrc_error(c->err, SLUICE_EPOLICY, ef, ref_line,
+            "cannot read %s '%s': the bundle does not hold it", what, shown);
+    else if (rc == SLURP_IO)
         rc = psrc_error(c->err, SLUICE_EIO, ef, ref_line,
             "cannot read %s '%s': %s", what, shown,
             errno_text(eno, ebuf, sizeof ebuf));
@@ -884,8 +948,10 @@ static int read_source(pctx *c, const char *rel, int ref_line, char **buf,
             c->max_list_bytes);
     else if (rc == SLURP_NOMEM)
         rc = nomem(c);
-    else
-        rc = hash_file(c, rel, *buf, *len);
+    else if ((rc = hash_file(c, rel, *buf, *len)) == 0 && c->io != NULL &&
+        c->io->on_file != NULL && c->io->on_file(c->io->payload, rel,
+            (const unsigned char *)*buf, *len) != 0)
+        rc = nomem(c);
     if (rc != 0) {
         free(*buf);
         *buf = NULL;
@@ -1794,6 +1860,27 @@ static int parse_top(pctx *c, const yaml_node_t *root)
  * ---------------------------------------------------------------------- */
 
 /*
+ * In-memory sources: `origin` (a bundle's path) stands for the directory
+ * in psrc->dir and in messages; the policy file is the table's first.
+ */
+static int locate_mem(pctx *c, const char *origin)
+{
+    char *file;
+    int rc;
+
+    if ((c->p->dir = dup_mem(origin, strlen(origin))) == NULL ||
+        (c->prefix = join_path(origin, "/")) == NULL ||
+        (file = dup_mem(c->io->files[0].path,
+            strlen(c->io->files[0].path))) == NULL)
+        return nomem(c);
+    if ((rc = push_file(c, file)) != 0)
+        return rc;
+    if ((c->yaml_path = join_path(c->prefix, file)) == NULL)
+        return nomem(c);
+    return 0;
+}
+
+/*
  * From `path` (a directory, or the policy file) set psrc->dir, c->prefix
  * ("dir/" or ""), psrc->files[0] (the file's name) and c->yaml_path.
  */
@@ -1805,6 +1892,8 @@ static int locate(pctx *c, const char *path)
     char ebuf[128], *file;
     int rc;
 
+    if (c->io != NULL && c->io->files != NULL)
+        return locate_mem(c, path);
     if (stat(path, &st) != 0)
         return psrc_error(c->err, SLUICE_EIO, path, 0, "cannot open policy "
             "'%s': %s", path, errno_text(errno, ebuf, sizeof ebuf));
@@ -1966,12 +2055,19 @@ static void ctx_free(pctx *c)
     free(c->cats.slot);
     free(c->ruletab.slot);
     free(c->cat_lines);
+    free(c->memtab.slot);
     sodium_memzero(&c->hs, sizeof c->hs);
     psrc_free(c->p);
 }
 
 int psrc_load(psrc **out, const char *path, const sluice_policy_options *opts,
     sluice_error *err)
+{
+    return psrc_load_io(out, path, NULL, opts, err);
+}
+
+int psrc_load_io(psrc **out, const char *path, const psrc_io *io,
+    const sluice_policy_options *opts, sluice_error *err)
 {
     pctx c;
     int rc;
@@ -1981,7 +2077,11 @@ int psrc_load(psrc **out, const char *path, const sluice_policy_options *opts,
         return psrc_error(err, SLUICE_EINVAL, NULL, 0,
             "psrc_load: out and path must not be NULL");
     *out = NULL;
-    if ((rc = ctx_init(&c, opts, err)) == 0 &&
+    if ((rc = ctx_init(&c, opts, err)) == 0) {
+        c.io = io;
+        rc = mem_index(&c);
+    }
+    if (rc == 0 &&
         (rc = locate(&c, path)) == 0 &&
         (rc = load_yaml(&c)) == 0) {
         c.seen[0] = 1;   /* the root */

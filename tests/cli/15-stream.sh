@@ -58,6 +58,19 @@ expect_eq "a blocked stream exits 1 with --exit-code" 1 "$RC"
 expect_contains "a blocked stream ends with the refusal" "$OUT" "抱歉，该内容无法显示。"
 expect_not_contains "the blocked term is never released" "$OUT" "配方"
 
+run sh -c "printf '' | '$SLUICE' stream -p '$P'"
+expect_eq "an empty output streams and exits 0" 0 "$RC"
+expect_contains "an empty output is allowed" "$ERR" '"action":"allow"'
+
+# a signed bundle streams with its key, and is refused without it
+"$SLUICE" keygen -o "$TAP_TMP/pk" >/dev/null 2>&1
+"$SLUICE" build "$P" -o "$TAP_TMP/b.bundle" --sign "$TAP_TMP/pk.key" >/dev/null 2>&1
+run sh -c "printf 'hi there' | '$SLUICE' stream -p '$TAP_TMP/b.bundle' --trust '$TAP_TMP/pk.pub'"
+expect_eq "a trusted bundle streams" 0 "$RC"
+expect_contains "its verdict says signed" "$ERR" '"signed":true'
+run sh -c "printf 'hi' | '$SLUICE' stream -p '$TAP_TMP/b.bundle'"
+expect_eq "a bundle without --trust is refused" 2 "$RC"
+
 expect_exit 2 "$SLUICE" stream
 expect_exit_named "stream --help exits 0" 0 "$SLUICE" stream --help
 
