@@ -13,6 +13,8 @@ static const cli_cmd commands[] = {
      cmd_check},
     {"stream", "pass standard input through a streaming session", cmd_stream},
     {"test", "run a policy's test cases (tests/*.yaml)", cmd_test},
+    {"lint", "find problems in a policy: shadowed terms, risky regexes ...",
+     cmd_lint},
     {"build", "write a signed policy bundle", cmd_build},
     {"bundle", "show what a policy bundle holds", cmd_bundle},
     {"keygen", "make a signing key pair (or a digest key)", cmd_keygen},
