@@ -24,6 +24,7 @@ typedef struct cli_cmd {
 int cmd_check(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);

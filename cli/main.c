@@ -13,6 +13,7 @@ static const cli_cmd commands[] = {
      cmd_check},
     {"stream", "pass standard input through a streaming session", cmd_stream},
     {"test", "run a policy's test cases (tests/*.yaml)", cmd_test},
+    {"diff", "compare two policies' verdicts over a corpus", cmd_diff},
     {"lint", "find problems in a policy: shadowed terms, risky regexes ...",
      cmd_lint},
     {"build", "write a signed policy bundle", cmd_build},
