@@ -257,8 +257,10 @@ static int on_literal(unsigned int id, unsigned long long from,
     size_t os = v.src[ns - v.base], oe = v.src_end[ne - 1 - v.base];
 
     /* streaming: a hit at the end of the window may still grow (repeats,
-       the gap rule's look-ahead): decide it when more text is in */
-    if (s->streaming && ne == o->len) {
+       the gap rule's look-ahead): decide it when more text is in. Noise
+       after it settles both (a gap ends a run, and is what the look-ahead
+       looks for). */
+    if (s->streaming && ne == o->len && !(o->tail_gap & NORM_GAP_COUNT)) {
         if (os < s->pending_from)
             s->pending_from = os;
         return 0;

@@ -2270,6 +2270,7 @@ int norm_feed(const norm_tables *t, norm_state *st, const char *in,
     st->offset += len;
     st->started = (c.w.g & NORM_GAP_START) == 0;
     st->gap = c.w.g & ~NORM_GAP_START;
+    out->tail_gap = (uint8_t)c.w.g;
     out->len = c.w.o;
     out->invalid += c.invalid;
     return 0;
@@ -2344,6 +2345,7 @@ int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
         i = span_text(&c, p, i, end, len, 1);
     }
     out->len = c.w.o;
+    out->tail_gap = (uint8_t)c.w.g;
     out->invalid = c.invalid;
     out->lazy = 1;
     out->lazy_base = base;

@@ -68,6 +68,8 @@ typedef struct norm_out {
     size_t cap;           /* entries of text */
     size_t mcap;          /* entries of src, src_end, gap, run */
     size_t invalid;       /* invalid UTF-8 sequences read as U+FFFD */
+    uint8_t tail_gap;     /* noise after the last entry (the gap the next
+                             code point would get), as of the last feed */
     int lazy;             /* text only (norm_text_lazy): no metadata */
     int text_only;        /* set by the owner: norm_feed writes the text
                              alone (not with NORM_REPEAT); kept by reset */

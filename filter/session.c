@@ -236,8 +236,13 @@ static size_t incomplete_tail(const char *b, size_t n)
     return 0;
 }
 
-/* Is s[0..n) a prefix of some term of g (binary search over sorted)? */
-static int is_term_prefix(const mgroup *g, const unsigned char *p, size_t n)
+/*
+ * Is p[0..n) a prefix of some term of g (binary search over sorted)?
+ * With `need_gap`, only of a term with noise of its own right after the
+ * prefix (the one kind of term noise past the gap limit cannot stop).
+ */
+static int is_term_prefix(const mgroup *g, const unsigned char *p, size_t n,
+    int need_gap)
 {
     size_t lo = 0, hi = g->nterms;
     if (n >= 2) {
@@ -259,10 +264,26 @@ static int is_term_prefix(const mgroup *g, const unsigned char *p, size_t n)
         else
             hi = mid;
     }
-    if (lo == g->nterms)
-        return 0;
-    const cterm *t = &g->terms[g->sorted[lo]];
-    return t->len >= n && memcmp(g->bytes + g->off[g->sorted[lo]], p, n) == 0;
+    if (!need_gap) {
+        if (lo == g->nterms)
+            return 0;
+        const cterm *t = &g->terms[g->sorted[lo]];
+        return t->len >= n &&
+            memcmp(g->bytes + g->off[g->sorted[lo]], p, n) == 0;
+    }
+    uint32_t k = 0;                      /* code points in the prefix */
+    for (size_t i = 0; i < n; i++)
+        k += (p[i] & 0xC0) != 0x80;
+    if (k >= 64)
+        return 1;                        /* past what native_gaps records */
+    for (size_t i = lo, seen = 0; i < g->nterms; i++, seen++) {
+        const cterm *t = &g->terms[g->sorted[i]];
+        if (t->len < n || memcmp(g->bytes + g->off[g->sorted[i]], p, n) != 0)
+            return 0;                    /* past the terms with this prefix */
+        if ((t->native_gaps >> k) & 1u || seen >= 256)
+            return 1;                    /* (or too many to look at: hold) */
+    }
+    return 0;
 }
 
 /*
@@ -278,11 +299,19 @@ static int prefix_hold(const sluice_policy *p, policy_scratch *sc,
     *hold = none;
     if (g->nterms == 0 || o->len == 0)
         return 0;
+    /* noise past the gap rule's limit after the stream's end: no suffix
+       can continue into a term, unless the term has noise of its own there */
+    unsigned tg = o->tail_gap;
+    int blocked = (g->flags & NORM_SKIP_NOISE) &&
+        ((int)(tg & NORM_GAP_COUNT) > p->src->max_gap ||
+         (tg & NORM_GAP_BREAK));
+    if (blocked && !g->native_gaps)
+        return 0;
     size_t from = o->len > g->maxlen ? o->len - g->maxlen : 0;
     for (size_t q = from; q < o->len; q++) {
         if ((o->text[q] & 0xC0) == 0x80)
             continue;
-        if (is_term_prefix(g, o->text + q, o->len - q))
+        if (is_term_prefix(g, o->text + q, o->len - q, blocked))
             return check_stream_src(sc, gi, q, hold);
     }
     return 0;

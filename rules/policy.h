@@ -64,6 +64,7 @@ typedef struct mgroup {
                               b0 b1 (sessions test suffixes against it
                               before searching the sorted terms) */
     int has_all;           /* holds co-occurrence terms */
+    int native_gaps;       /* some term has noise of its own inside */
 } mgroup;
 
 typedef struct crule {

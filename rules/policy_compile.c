@@ -619,6 +619,8 @@ static int finish_group(gbuild *b)
         if (g->terms[i].len > g->maxlen)
             g->maxlen = g->terms[i].len;
         g->first[t[0] >> 6] |= 1ull << (t[0] & 63);
+        if (g->terms[i].native_gaps != 0)
+            g->native_gaps = 1;
         if (g->terms[i].len >= 2) {
             unsigned k = (unsigned)t[0] << 8 | t[1];
             g->pair[k >> 6] |= 1ull << (k & 63);

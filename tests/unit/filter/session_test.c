@@ -528,6 +528,43 @@ static void empty_chunks_and_empty_outputs_are_allowed(void **state)
     sluice_session_free(s);
 }
 
+/* Noise past the gap rule's limit settles what came before it: a partial
+   term is released, and a term at the end is decided (found by lint: a
+   held partial term followed by endless spaces ended in session_limit,
+   where the whole text is allowed). */
+static void noise_past_the_gap_limit_releases_what_it_follows(void **state)
+{
+    fx *f = *state;
+    sluice_session *s = NULL;
+    sluice_release rel;
+    sluice_verdict *v = NULL;
+    char spaces[64];
+    memset(spaces, ' ', sizeof spaces);
+
+    assert_int_equal(sluice_session_new(&s, f->e[0], NULL, NULL, NULL), 0);
+    assert_int_equal(sluice_session_feed(s, "hello fuc", 9, &rel), 0);
+    assert_int_equal(sluice_session_held(s), 3);
+    assert_int_equal(sluice_session_feed(s, "  ", 2, &rel), 0);
+    assert_true(sluice_session_held(s) > 0);   /* "fuc  k" may still come */
+    assert_int_equal(sluice_session_feed(s, spaces, sizeof spaces, &rel), 0);
+    assert_int_equal(sluice_session_held(s), 0);
+    assert_int_equal(sluice_session_finish(s, &rel, &v), 0);
+    assert_int_equal(sluice_verdict_action(v), SLUICE_ALLOW);
+    sluice_verdict_free(v);
+    sluice_session_free(s);
+
+    assert_int_equal(sluice_session_new(&s, f->e[0], NULL, NULL, NULL), 0);
+    assert_int_equal(sluice_session_feed(s, "you are a fuck", 14, &rel), 0);
+    assert_int_equal(sluice_session_feed(s, " .... ", 6, &rel), 0);
+    assert_int_equal(sluice_session_held(s), 0);
+    assert_true(rel.len > 0);
+    assert_non_null(memmem(rel.data, rel.len, "[redacted]", 10));
+    assert_int_equal(sluice_session_finish(s, &rel, &v), 0);
+    assert_int_equal(sluice_verdict_action(v), SLUICE_REDACT);
+    sluice_verdict_free(v);
+    sluice_session_free(s);
+}
+
 static void a_block_stops_the_stream_with_the_refusal(void **state)
 {
     fx *f = *state;
@@ -651,6 +688,7 @@ int main(void)
         cmocka_unit_test(a_split_term_is_never_released),
         cmocka_unit_test(a_block_stops_the_stream_with_the_refusal),
         cmocka_unit_test(empty_chunks_and_empty_outputs_are_allowed),
+        cmocka_unit_test(noise_past_the_gap_limit_releases_what_it_follows),
         cmocka_unit_test(holding_more_than_the_limit_fails_closed),
         cmocka_unit_test(a_session_needs_a_policy),
         cmocka_unit_test(a_streamed_output_is_recorded_with_its_keyed_digest),
