@@ -57,6 +57,7 @@ struct policy_scratch {
     norm_out win;                  /* metadata around hits of a lazy stream */
     size_t win_base;
     const norm_out *win_of;        /* the stream win belongs to, or NULL */
+    unsigned nwin;                 /* windows built for the current stream */
 };
 
 policy_scratch *scratch_new(const sluice_policy *p);

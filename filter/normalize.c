@@ -2354,7 +2354,7 @@ int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
 
 int norm_window(const norm_tables *t, unsigned flags, const char *in,
     size_t len, const norm_out *lz, size_t first, size_t last,
-    norm_out *win, size_t *base)
+    size_t min_in, norm_out *win, size_t *base)
 {
     size_t lo = 0, hi = lz->nck, pos;
     norm_state st;
@@ -2373,7 +2373,7 @@ int norm_window(const norm_tables *t, unsigned flags, const char *in,
     st.started = (k->gap & NORM_GAP_START) == 0;
     st.gap = k->gap & ~NORM_GAP_START;
     pos = k->in;
-    while (pos < len && k->out + win->len <= last) {
+    while (pos < len && (k->out + win->len <= last || pos - k->in < min_in)) {
         size_t n = len - pos > LAZY_STEP ? LAZY_STEP : len - pos;
         if ((rc = norm_feed(t, &st, in + pos, n, pos + n == len, win)) != 0)
             return rc;

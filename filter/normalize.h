@@ -126,11 +126,12 @@ int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
  * Entries [first, last] (last < lz->len) of the stream that `lz`
  * (norm_text_lazy of in[0..len) with `flags`) holds as text only, with
  * every array: win gets the full normalization from a checkpoint at or
- * before `first`, and entry q of the stream is entry q - *base of win.
+ * before `first` (of at least `min_in` input bytes, where there are that
+ * many), and entry q of the stream is entry q - *base of win.
  */
 int norm_window(const norm_tables *t, unsigned flags, const char *in,
     size_t len, const norm_out *lz, size_t first, size_t last,
-    norm_out *win, size_t *base);
+    size_t min_in, norm_out *win, size_t *base);
 
 /*
  * The first entry of lazy stream `lz` whose source starts at or after

@@ -251,6 +251,35 @@ static void allow_list_suppresses_contained_matches(void **state)
 
 /* ---- offsets, outputs ---------------------------------------------------- */
 
+/* A text dense with hits: every span still maps to its original bytes
+   (the metadata windows of a whole-text check switch to covering the
+   rest of the text after a few hits). */
+static void dense_hits_keep_exact_offsets(void **state)
+{
+    fx *f = *state;
+    static const char *const pieces[] = { "傻逼，", "傻*逼 ", "傻 . 逼。", "ok 傻逼" };
+    char text[8192];
+    size_t len = 0, want = 0, starts[400];
+    for (size_t i = 0; i < 400; i++) {
+        const char *pc = pieces[(i * 7) % 4];
+        const char *at = strstr(pc, "傻");
+        starts[want++] = len + (size_t)(at - pc);
+        memcpy(text + len, pc, strlen(pc));
+        len += strlen(pc);
+    }
+    text[len] = '\0';
+    sluice_verdict *v = check(f, text);
+    assert_int_equal(sluice_verdict_span_count(v), want);
+    for (size_t i = 0; i < want; i++) {
+        sluice_span sp;
+        assert_int_equal(sluice_verdict_span(v, i, &sp), 0);
+        assert_int_equal(sp.start, starts[i]);
+        assert_memory_equal(text + sp.start, "傻", 3);
+        assert_memory_equal(text + sp.end - 3, "逼", 3);
+    }
+    sluice_verdict_free(v);
+}
+
 static void spans_are_original_byte_offsets(void **state)
 {
     fx *f = *state;
@@ -534,6 +563,7 @@ int main(void)
         cmocka_unit_test(leetspeak_is_folded),
         cmocka_unit_test(word_boundaries_use_icu_segmentation),
         cmocka_unit_test(allow_list_suppresses_contained_matches),
+        cmocka_unit_test(dense_hits_keep_exact_offsets),
         cmocka_unit_test(spans_are_original_byte_offsets),
         cmocka_unit_test(redaction_uses_the_language_of_the_text),
         cmocka_unit_test(block_returns_the_refusal),
