@@ -10,7 +10,9 @@
  * The Scunthorpe check reads reference vocabularies: the files given with
  * --vocab, else the shared data set under $SLUICE_DATA (default
  * ../shared/data), when it is there; otherwise one line says the check
- * was skipped.
+ * was skipped. Minimum term counts come from lint.yaml beside the policy
+ * (read by the library) and from --min-terms / --min-total-terms, which
+ * win.
  *
  * Exit status: 0 no errors (warnings allowed unless --strict), 1 an error
  * (or, with --strict, a warning), 2 usage errors and policies that cannot
@@ -62,7 +64,11 @@ static void lint_usage(FILE *f)
         "  --strict           warnings fail too (exit 1)\n"
         "  -q, --quiet        leave out info findings (counts, holdback)\n"
         "  --min-terms CAT=N  warn if category CAT has fewer than N terms\n"
-        "                     (repeatable)\n"
+        "                     (repeatable; wins over lint.yaml; N = 0\n"
+        "                     switches lint.yaml's minimum for CAT off)\n"
+        "  --min-total-terms N  warn if the policy has fewer than N terms\n"
+        "                     in all (wins over lint.yaml)\n"
+        "  --no-lint-yaml     ignore the policy's lint.yaml\n"
         "  --vocab FILE       reference vocabulary for the Scunthorpe\n"
         "                     check: one word per line, first field\n"
         "                     (repeatable; replaces the defaults)\n"
@@ -81,6 +87,11 @@ static void lint_usage(FILE *f)
         "and $SLUICE_DATA/jieba/dict.txt, SLUICE_DATA defaulting to\n"
         "../shared/data; without them the Scunthorpe check is skipped.\n"
         "\n"
+        "Minimums: lint.yaml in the policy's directory, if there is one,\n"
+        "sets them (min_terms: {CAT: N, ...}, min_total_terms: N); each\n"
+        "category with a minimum gets a line, info when met, a warning\n"
+        "when below, and so does the total. See docs/lint.md.\n"
+        "\n"
         "Output: file:line: severity: message [code], then a summary line.\n"
         "Exit status: 0 no errors (warnings are fine unless --strict), 1 an\n"
         "error (or a warning with --strict), 2 usage or a policy that\n"
@@ -91,6 +102,7 @@ static void lint_usage(FILE *f)
         "  sluice lint --strict -q policies/baseline          # CI gate\n"
         "  sluice lint --min-terms profanity=50 \\\n"
         "      --min-terms violence=10 policies/baseline\n"
+        "  sluice lint -q policies/cn-genai-template   # minimums: lint.yaml\n"
         "  sluice lint --vocab words.txt --scunthorpe 10 --examples 5 \\\n"
         "      mypolicy\n"
         "  sluice lint --json policies/baseline | jq -r '.code // empty'\n");
@@ -117,7 +129,7 @@ static int add_min(lint_cli *o, char *arg)
     size_t n = 0;
     if (eq == NULL || eq == arg || parse_count(eq + 1, 1, &n) != 0)
         return cli_fail("lint: --min-terms wants CATEGORY=N (N a whole "
-            "number), got '%s'", arg);
+            "number, 0 for none), got '%s'", arg);
     *eq = '\0';
     o->mins[o->nmins].category = arg;
     o->mins[o->nmins++].min = n;
@@ -237,12 +249,14 @@ static int parse_args(lint_cli *o, sluice_lint_options *lo, int argc,
     char **argv)
 {
     enum { O_JSON = 0x200, O_STRICT, O_MIN, O_VOCAB, O_NOVOCAB, O_SCUN,
-        O_EXAMPLES, O_SHORT, O_SHORTHAN, O_NOPROBE };
+        O_EXAMPLES, O_SHORT, O_SHORTHAN, O_NOPROBE, O_MINTOTAL, O_NOCONF };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, O_JSON},
         {"strict", no_argument, NULL, O_STRICT},
         {"quiet", no_argument, NULL, 'q'},
         {"min-terms", required_argument, NULL, O_MIN},
+        {"min-total-terms", required_argument, NULL, O_MINTOTAL},
+        {"no-lint-yaml", no_argument, NULL, O_NOCONF},
         {"vocab", required_argument, NULL, O_VOCAB},
         {"no-vocab", no_argument, NULL, O_NOVOCAB},
         {"scunthorpe", required_argument, NULL, O_SCUN},
@@ -267,6 +281,7 @@ static int parse_args(lint_cli *o, sluice_lint_options *lo, int argc,
         case 'q': o->quiet = 1; break;
         case O_NOVOCAB: o->no_vocab = 1; break;
         case O_NOPROBE: lo->no_regex_probe = 1; break;
+        case O_NOCONF: lo->no_lint_yaml = 1; break;
         case 'h':
             lint_usage(stdout);
             return -1;
@@ -284,6 +299,10 @@ static int parse_args(lint_cli *o, sluice_lint_options *lo, int argc,
         case O_EXAMPLES: num = &lo->examples; name = "--examples"; break;
         case O_SHORT: num = &lo->short_chars; name = "--short"; break;
         case O_SHORTHAN: num = &lo->short_han; name = "--short-han"; break;
+        case O_MINTOTAL:
+            num = &lo->min_total_terms;
+            name = "--min-total-terms";
+            break;
         default:
             if (optopt != 0 && optopt < 0x100)
                 return cli_fail("lint: unknown option '-%c' (try 'sluice "

@@ -866,13 +866,14 @@ typedef struct sluice_lint_finding {
 typedef int (*sluice_lint_fn)(const sluice_lint_finding *f, void *payload);
 
 /* A category that must hold at least `min` terms (finding
-   "category-min-terms"). Borrowed for the call. */
+   "category-min-terms"); `min` 0: no minimum, which switches off one
+   that lint.yaml sets. Borrowed for the call. */
 typedef struct sluice_lint_min {
     const char *category;
     size_t min;
 } sluice_lint_min;
 
-#define SLUICE_LINT_OPTIONS_VERSION 1
+#define SLUICE_LINT_OPTIONS_VERSION 2
 typedef struct sluice_lint_options {
     unsigned version;                /* SLUICE_LINT_OPTIONS_VERSION */
     const sluice_policy_options *policy;   /* load limits; NULL: defaults */
@@ -889,14 +890,22 @@ typedef struct sluice_lint_options {
     size_t short_chars;              /* a term of at most this many code
                                         points (normalized) is short; 0: 1 */
     size_t short_han;                /* ... if it holds an ideograph; 0: 1 */
-    const sluice_lint_min *min_terms;   /* per-category minimums */
+    const sluice_lint_min *min_terms;   /* per-category minimums; an
+                                        entry wins over lint.yaml's for
+                                        its category */
     size_t nmin_terms;
     int no_regex_probe;              /* 1: do not run regexes on generated
                                         inputs (regex-backtracking,
                                         regex-slow) */
+    /* version 2 */
+    size_t min_total_terms;          /* the policy must hold at least this
+                                        many terms in all (finding
+                                        "total-min-terms"); 0: lint.yaml's
+                                        min_total_terms, if any */
+    int no_lint_yaml;                /* 1: do not read lint.yaml */
 } sluice_lint_options;
 #define SLUICE_LINT_OPTIONS_INIT { SLUICE_LINT_OPTIONS_VERSION, NULL, NULL, \
-    0, 0, 0, 0, 0, NULL, 0, 0 }
+    0, 0, 0, 0, 0, NULL, 0, 0, 0, 0 }
 
 /* What a lint run covered; filled when the call returns 0. */
 typedef struct sluice_lint_report {
@@ -918,6 +927,12 @@ typedef struct sluice_lint_report {
  * NULL (defaults: no vocabulary, so no Scunthorpe check); `report` may be
  * NULL.
  *
+ * Minimum term counts come from lint.yaml in the policy's directory, when
+ * there is one (min_terms: {CATEGORY: N, ...}, min_total_terms: N; see
+ * docs/lint.md), merged with opts->min_terms and opts->min_total_terms,
+ * which win. lint.yaml is lint's alone: not a policy source, not hashed,
+ * not bundled.
+ *
  * A policy the compiler refuses (a term that normalizes to nothing, a
  * regex that does not compile or can backtrack catastrophically) is not
  * an error of this call: each such problem is an error finding with its
@@ -926,8 +941,10 @@ typedef struct sluice_lint_report {
  * Returns 0 when the lint ran (whatever it found), fn's positive value if
  * it stopped early, or a negative code with err filled: SLUICE_EPOLICY,
  * SLUICE_EIO, SLUICE_ETOOBIG when the sources cannot be read or parsed
- * (as sluice_policy_load), SLUICE_EIO when a vocabulary file cannot be
- * read, SLUICE_EINVAL for bad arguments or options, SLUICE_ENOMEM,
+ * (as sluice_policy_load), SLUICE_EPOLICY or SLUICE_EIO when lint.yaml is
+ * malformed or cannot be read (err gives its file and line), SLUICE_EIO
+ * when a vocabulary file cannot be read, SLUICE_EINVAL for bad arguments
+ * or options (version 1 options are accepted), SLUICE_ENOMEM,
  * SLUICE_EINTERNAL. Thread-safe: a call shares nothing with other calls.
  */
 SLUICE_API SLUICE_WUR int sluice_policy_lint(const char *path,

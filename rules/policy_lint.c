@@ -41,6 +41,11 @@
  * reason regex_limit at run time; time that grows faster than the input
  * means polynomial backtracking that no limit catches.
  *
+ * Minimum term counts per category and in all come from lint.yaml beside
+ * policy.yaml (read here with libyaml, as strictly as the parser reads
+ * policy.yaml, but never by the engine: it is not a policy source, so it
+ * is neither hashed nor bundled) and from the options, which win.
+ *
  * Findings are collected, sorted by file (policy.yaml first, then list
  * files in the order they were read) and line, and delivered at the end.
  * Nothing here is global: every call owns its own state.
@@ -48,11 +53,14 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+
+#include <yaml.h>
 
 #include "rules/policy.h"
 
@@ -123,6 +131,13 @@ typedef struct lgroup {
     int borrowed;           /* db is the compiled policy's */
 } lgroup;
 
+/* A minimum term count for a category. */
+typedef struct lmin {
+    const char *category;   /* in lint.owned, or borrowed from options */
+    size_t min;             /* 0: none (switched off) */
+    int line;               /* line in lint.yaml; 0: from the options */
+} lmin;
+
 /* The key a database hit of group g names, or NONE. */
 static uint32_t hit_key(const lgroup *g, unsigned int id)
 {
@@ -131,7 +146,8 @@ static uint32_t hit_key(const lgroup *g, unsigned int id)
 
 typedef struct lint {
     /* options, resolved */
-    const sluice_lint_options *o;
+    sluice_lint_options opt;  /* the caller's, upgraded to this version */
+    const sluice_lint_options *o;   /* &opt */
     size_t scun_min, examples, short_chars, short_han;
 
     psrc *src;              /* the sources analysed */
@@ -167,6 +183,13 @@ typedef struct lint {
     size_t ng;
     hs_scratch_t *hs;
     uint8_t *rx_bad;        /* per rule: regex refused (replace it) */
+
+    /* minimums: lint.yaml's, then the options' over them */
+    lmin *mins;
+    size_t nmins, capmins;
+    size_t total_min;       /* 0: none */
+    int total_line;         /* its line in lint.yaml; 0: the options' */
+    const char *conf;       /* lint.yaml as shown (in owned), or NULL */
 
     norm_out no;            /* scratch normalization */
     char q[4][256];         /* quoted terms for messages */
@@ -2198,6 +2221,375 @@ out:
 }
 
 /* ------------------------------------------------------------------------
+ * lint.yaml: minimum term counts, beside policy.yaml
+ *
+ *   min_terms: {a1.01: 200, a2.01: 100}    # category id -> count
+ *   min_total_terms: 10000                 # all rules' terms
+ *
+ * Read as strictly as policy.yaml (unknown or duplicate keys, values of
+ * the wrong type, aliases and a second document are refused with the
+ * file and line), but only by lint: it is not a policy source. A missing
+ * file is no minimums; an empty one (or comments only) too.
+ * ---------------------------------------------------------------------- */
+
+#define CONF_NAME "lint.yaml"
+#define CONF_MAX_BYTES ((size_t)1 << 20)
+#define CONF_ID_MAX 128         /* bytes in an id, as in policy.yaml */
+#define CONF_COUNT_MAX 1000000000000ull   /* far above any real list */
+
+typedef struct conf {
+    lint *c;
+    const char *path;       /* lint.yaml as shown */
+    yaml_document_t doc;
+    uint8_t *seen;          /* per node: reached once already */
+    sluice_error *err;
+} conf;
+
+static int conf_err(conf *k, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* An error about lint.yaml at `line` (0: the whole file). */
+static int conf_err(conf *k, int line, const char *fmt, ...)
+{
+    char buf[400];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return psrc_error(k->err, SLUICE_EPOLICY, k->path, line, "%s", buf);
+}
+
+static int conf_line(const yaml_node_t *n)
+{
+    return (int)n->start_mark.line + 1;
+}
+
+/* Node `id`, refusing one reached twice (an alias). */
+static int conf_node(conf *k, int id, yaml_node_t **out)
+{
+    yaml_node_t *n = yaml_document_get_node(&k->doc, id);
+    if (n == NULL)
+        return psrc_error(k->err, SLUICE_EINTERNAL, k->path, 0,
+            "libyaml returned a dangling node");
+    size_t i = (size_t)(n - k->doc.nodes.start);
+    if (k->seen[i])
+        return conf_err(k, conf_line(n), "YAML anchors and aliases (&name, "
+            "*name) are not supported: the node here is used twice");
+    k->seen[i] = 1;
+    *out = n;
+    return 0;
+}
+
+static int conf_null(const yaml_node_t *n)
+{
+    const char *s = (const char *)n->data.scalar.value;
+    if (n->type != YAML_SCALAR_NODE ||
+        n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+        strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+static const char *conf_kind(const yaml_node_t *n)
+{
+    if (n->type == YAML_MAPPING_NODE)
+        return "a mapping";
+    if (n->type == YAML_SEQUENCE_NODE)
+        return "a sequence";
+    if (conf_null(n))
+        return "an empty value";
+    return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? "a string" :
+        "a quoted string";
+}
+
+/* A count: a plain scalar of decimal digits, no sign, no leading zero. */
+static int conf_count(conf *k, const yaml_node_t *n, const char *what,
+    size_t *out)
+{
+    const char *s = (const char *)n->data.scalar.value;
+    unsigned long long v = 0;
+    if (n->type != YAML_SCALAR_NODE || conf_null(n) ||
+        n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return conf_err(k, conf_line(n), "%s must be a whole number, got %s",
+            what, conf_kind(n));
+    size_t len = n->data.scalar.length;
+    int ok = len > 0 && !(s[0] == '0' && len > 1);
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = s[i] >= '0' && s[i] <= '9';
+        v = ok ? v * 10 + (unsigned long long)(s[i] - '0') : v;
+        if (v > CONF_COUNT_MAX)
+            return conf_err(k, conf_line(n), "%s is too large: %s (at most "
+                "%llu)", what, q(k->c, s), CONF_COUNT_MAX);
+    }
+    if (!ok)
+        return conf_err(k, conf_line(n), "%s must be a whole number (decimal "
+            "digits, no sign), got %s", what, q(k->c, s));
+    *out = (size_t)v;
+    return 0;
+}
+
+static int conf_id(const char *s, size_t len)
+{
+    if (len == 0 || len > CONF_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') &&
+            !(ch >= '0' && ch <= '9') && ch != '.' && ch != '_' && ch != '-')
+            return 0;
+    }
+    return 1;
+}
+
+/* Set a category's minimum (the later setting wins). */
+static int set_min(lint *c, const char *cat, size_t min, int line)
+{
+    for (size_t i = 0; i < c->nmins; i++)
+        if (strcmp(c->mins[i].category, cat) == 0) {
+            c->mins[i].min = min;
+            c->mins[i].line = line;
+            return 0;
+        }
+    if (grow((void **)&c->mins, &c->capmins, c->nmins + 1,
+            sizeof *c->mins) != 0)
+        return SLUICE_ENOMEM;
+    c->mins[c->nmins].category = cat;
+    c->mins[c->nmins].min = min;
+    c->mins[c->nmins++].line = line;
+    return 0;
+}
+
+/* min_terms: a mapping of category ids to counts. */
+static int conf_min_terms(conf *k, const yaml_node_t *map)
+{
+    lint *c = k->c;
+    if (map->type != YAML_MAPPING_NODE)
+        return conf_err(k, conf_line(map), "min_terms must be a mapping of "
+            "category ids to numbers ({a1.01: 200, ...}), got %s",
+            conf_kind(map));
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+         p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *key, *val;
+        size_t n = 0;
+        int rc;
+        if ((rc = conf_node(k, p->key, &key)) != 0)
+            return rc;
+        const char *id = (const char *)key->data.scalar.value;
+        if (key->type != YAML_SCALAR_NODE || conf_null(key) ||
+            !conf_id(id, key->data.scalar.length))
+            return conf_err(k, conf_line(key), "min_terms: a key must be a "
+                "category id (letters, digits, '.', '_' and '-', at most %d "
+                "bytes), got %s", CONF_ID_MAX, key->type == YAML_SCALAR_NODE
+                && !conf_null(key) ? q(c, id) : conf_kind(key));
+        for (size_t i = 0; i < c->nmins; i++)
+            if (strcmp(c->mins[i].category, id) == 0)
+                return conf_err(k, conf_line(key), "min_terms: duplicate "
+                    "category '%s' (first at line %d)", id, c->mins[i].line);
+        char what[CONF_ID_MAX + 32];
+        snprintf(what, sizeof what, "min_terms: '%s'", id);
+        if ((rc = conf_node(k, p->value, &val)) != 0 ||
+            (rc = conf_count(k, val, what, &n)) != 0)
+            return rc;
+        const char *cat = keep(c, id);
+        if (cat == NULL || set_min(c, cat, n, conf_line(key)) != 0)
+            return psrc_error(k->err, SLUICE_ENOMEM, k->path, 0,
+                "out of memory reading lint.yaml");
+    }
+    return 0;
+}
+
+/* Levenshtein distance of two short keys, for "did you mean". */
+static size_t key_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), d[32], i, j;
+    if (la > 30 || lb > 30)
+        return SIZE_MAX;
+    for (j = 0; j <= lb; j++)
+        d[j] = j;
+    for (i = 1; i <= la; i++) {
+        size_t prev = d[0]++;
+        for (j = 1; j <= lb; j++) {
+            size_t cur = d[j], sub = prev + (a[i - 1] != b[j - 1]);
+            d[j] = sub < d[j] + 1 ? sub : d[j] + 1;
+            if (d[j - 1] + 1 < d[j])
+                d[j] = d[j - 1] + 1;
+            prev = cur;
+        }
+    }
+    return d[lb];
+}
+
+/* The top level: a mapping of min_terms and min_total_terms. */
+static int conf_top(conf *k, const yaml_node_t *root)
+{
+    static const char *const keys[] = { "min_terms", "min_total_terms" };
+    int lines[2] = { 0, 0 };
+    if (root->type != YAML_MAPPING_NODE)
+        return conf_err(k, conf_line(root), "the top level must be a mapping "
+            "(min_terms, min_total_terms), got %s", conf_kind(root));
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+         p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *key, *val;
+        int rc, i;
+        if ((rc = conf_node(k, p->key, &key)) != 0)
+            return rc;
+        if (key->type != YAML_SCALAR_NODE)
+            return conf_err(k, conf_line(key), "a key must be a name, got "
+                "%s", conf_kind(key));
+        const char *name = (const char *)key->data.scalar.value;
+        for (i = 0; i < 2 && strcmp(name, keys[i]) != 0; i++)
+            ;
+        if (i == 2) {
+            size_t d0 = key_distance(name, keys[0]);
+            size_t d1 = key_distance(name, keys[1]);
+            const char *near = d0 <= d1 ? keys[0] : keys[1];
+            return conf_err(k, conf_line(key), "unknown key %s%s%s%s "
+                "(allowed: min_terms, min_total_terms)", q(k->c, name),
+                (d0 <= d1 ? d0 : d1) <= 3 ?
+                "; did you mean '" : "", (d0 <= d1 ? d0 : d1) <= 3 ? near :
+                "", (d0 <= d1 ? d0 : d1) <= 3 ? "'?" : "");
+        }
+        if (lines[i] != 0)
+            return conf_err(k, conf_line(key), "duplicate key '%s' (first at "
+                "line %d)", keys[i], lines[i]);
+        lines[i] = conf_line(key);
+        if ((rc = conf_node(k, p->value, &val)) != 0)
+            return rc;
+        if (i == 0)
+            rc = conf_min_terms(k, val);
+        else if ((rc = conf_count(k, val, "min_total_terms",
+                &k->c->total_min)) == 0)
+            k->c->total_line = lines[i];
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Line of byte `off` in buf. */
+static int conf_line_at(const char *buf, size_t off)
+{
+    int line = 1;
+    for (size_t i = 0; i < off; i++)
+        line += buf[i] == '\n';
+    return line;
+}
+
+/* Parse buf[len] into k->doc and read it. */
+static int conf_parse(conf *k, const char *buf, size_t len)
+{
+    yaml_parser_t ps;
+    yaml_document_t extra;
+    int rc = 0, have = 0;
+    if (!yaml_parser_initialize(&ps))
+        return psrc_error(k->err, SLUICE_ENOMEM, k->path, 0, "out of memory");
+    yaml_parser_set_input_string(&ps, (const unsigned char *)buf, len);
+    yaml_parser_set_encoding(&ps, YAML_UTF8_ENCODING);
+    if (!yaml_parser_load(&ps, &k->doc))
+        goto fail;
+    have = 1;
+    yaml_node_t *root = yaml_document_get_root_node(&k->doc);
+    if (root == NULL || conf_null(root))
+        goto out;                       /* empty ("", "---"): no minimums */
+    if (!yaml_parser_load(&ps, &extra))
+        goto fail;
+    yaml_node_t *more = yaml_document_get_root_node(&extra);
+    int line = more != NULL ? conf_line(more) : 0;
+    yaml_document_delete(&extra);
+    if (more != NULL) {
+        rc = conf_err(k, line, "the file must hold one YAML document, found "
+            "a second one");
+        goto out;
+    }
+    size_t n = (size_t)(k->doc.nodes.top - k->doc.nodes.start);
+    if ((k->seen = calloc(n ? n : 1, 1)) == NULL)
+        rc = psrc_error(k->err, SLUICE_ENOMEM, k->path, 0, "out of memory");
+    else
+        rc = conf_top(k, root);
+    goto out;
+fail:
+    if (ps.error == YAML_MEMORY_ERROR)
+        rc = psrc_error(k->err, SLUICE_ENOMEM, k->path, 0, "out of memory");
+    else if (ps.error == YAML_READER_ERROR)
+        rc = conf_err(k, conf_line_at(buf, ps.problem_offset < len ?
+            ps.problem_offset : len), "YAML error: %s", ps.problem ?
+            ps.problem : "unreadable input");
+    else
+        rc = conf_err(k, (int)ps.problem_mark.line + 1, "YAML syntax error: "
+            "%s%s%s%s", ps.problem ? ps.problem : "unknown problem",
+            ps.context ? " (" : "", ps.context ? ps.context : "",
+            ps.context ? ")" : "");
+out:
+    if (have)
+        yaml_document_delete(&k->doc);
+    yaml_parser_delete(&ps);
+    return rc;
+}
+
+/* The path of lint.yaml beside the policy, as the policy's files are
+   shown (see join_paths). NULL if out of memory. */
+static const char *conf_path(lint *c)
+{
+    const char *d = c->src->dir;
+    char buf[4096];
+    if (d == NULL || strcmp(d, ".") == 0)
+        return keep(c, CONF_NAME);
+    int n = snprintf(buf, sizeof buf, "%s%s" CONF_NAME, d,
+        d[strlen(d) - 1] == '/' ? "" : "/");
+    return n > 0 && (size_t)n < sizeof buf ? keep(c, buf) : NULL;
+}
+
+/* Read lint.yaml, if there is one, into c->mins and c->total_min. */
+static int conf_read(lint *c, sluice_error *err)
+{
+    conf k;
+    struct stat st;
+    char *buf = NULL;
+    size_t len = 0;
+    int eno = 0, rc;
+    memset(&k, 0, sizeof k);
+    k.c = c;
+    k.err = err;
+    if ((k.path = conf_path(c)) == NULL)
+        return psrc_error(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
+    if (lstat(k.path, &st) != 0 && errno == ENOENT)
+        return 0;                       /* none (a dangling link is read) */
+    rc = read_whole(k.path, &buf, &len, &eno);
+    if (rc == 0 && len > CONF_MAX_BYTES)
+        rc = SLUICE_ETOOBIG;
+    if (rc != 0) {
+        free(buf);
+        return psrc_error(err, rc == SLUICE_ENOMEM ? rc : SLUICE_EIO,
+            k.path, 0, "cannot read the lint settings: %s", rc ==
+            SLUICE_ENOMEM ? "out of memory" : rc == SLUICE_ETOOBIG ?
+            "over 1 MiB" : eno ? strerror(eno) : "not a regular file");
+    }
+    c->conf = k.path;
+    rc = conf_parse(&k, buf, len);
+    free(k.seen);
+    free(buf);
+    return rc;
+}
+
+/* Minimums: lint.yaml's (unless told not to), then the options' over
+   them. */
+static int load_minimums(lint *c, sluice_error *err)
+{
+    const sluice_lint_options *o = c->o;
+    int rc;
+    if (!o->no_lint_yaml && (rc = conf_read(c, err)) != 0)
+        return rc;
+    for (size_t i = 0; i < o->nmin_terms; i++)
+        if (set_min(c, o->min_terms[i].category, o->min_terms[i].min, 0))
+            return psrc_error(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
+    if (o->min_total_terms > 0) {
+        c->total_min = o->min_total_terms;
+        c->total_line = 0;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
  * Categories
  * ---------------------------------------------------------------------- */
 
@@ -2209,12 +2601,37 @@ static int cat_index(const psrc *s, const char *id)
     return -1;
 }
 
+/* " (p/lint.yaml:5)" when the minimum comes from lint.yaml, else "". */
+static const char *min_source(lint *c, int line, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (line > 0 && c->conf != NULL)
+        snprintf(buf, cap, " (%s:%d)", c->conf, line);
+    return buf;
+}
+
+/* A category's term count against its minimum: info when met, warning
+   when below. `undeclared`: the category is not under `categories`. */
+static int report_min(lint *c, const lmin *m, size_t terms, const char *file,
+    int line, const char *rule, int undeclared)
+{
+    char from[600];
+    int met = terms >= m->min;
+    return add(c, met ? SLUICE_LINT_INFO : SLUICE_LINT_WARNING,
+        "category-min-terms", file, line, rule, NULL, "category '%s'%s has "
+        "%zu %s, %s the minimum of %zu%s", m->category, undeclared ?
+        " (not declared under categories)" : "", terms, terms == 1 ? "term" :
+        "terms", met ? "at least" : "fewer than", m->min,
+        min_source(c, m->line, from, sizeof from));
+}
+
 /* A per-category minimum for a category no rule declares. */
-static int min_undeclared(lint *c, const sluice_lint_min *m)
+static int min_undeclared(lint *c, const lmin *m)
 {
     const psrc *s = c->src;
     size_t terms = 0;
     const psrc_rule *first = NULL;
+    char from[600];
     for (size_t i = 0; i < s->nrules; i++) {
         const psrc_rule *r = &s->rules[i];
         if (r->category == NULL || strcmp(r->category, m->category) != 0)
@@ -2223,16 +2640,30 @@ static int min_undeclared(lint *c, const sluice_lint_min *m)
         if (first == NULL)
             first = r;
     }
-    if (terms >= m->min)
-        return 0;
     if (first == NULL)
         return add(c, SLUICE_LINT_WARNING, "category-min-terms",
             s->files[0], 0, NULL, NULL, "category '%s' has no rules and no "
-            "terms, fewer than the minimum of %zu", m->category, m->min);
-    return add(c, SLUICE_LINT_WARNING, "category-min-terms", first->file,
-        first->line, first->id, NULL, "category '%s' (not declared under "
-        "categories) has %zu %s, fewer than the minimum of %zu",
-        m->category, terms, terms == 1 ? "term" : "terms", m->min);
+            "terms, fewer than the minimum of %zu%s", m->category, m->min,
+            min_source(c, m->line, from, sizeof from));
+    return report_min(c, m, terms, first->file, first->line, first->id, 1);
+}
+
+/* The policy's terms in all against the minimum total. */
+static int check_total(lint *c)
+{
+    const psrc *s = c->src;
+    size_t terms = 0;
+    char from[600];
+    if (c->total_min == 0)
+        return 0;
+    for (size_t i = 0; i < s->nrules; i++)
+        terms += s->rules[i].kind == PSRC_REGEX ? 0 : s->rules[i].nterms;
+    int met = terms >= c->total_min;
+    return add(c, met ? SLUICE_LINT_INFO : SLUICE_LINT_WARNING,
+        "total-min-terms", s->files[0], 0, NULL, NULL, "the policy has %zu "
+        "%s in all, %s the minimum of %zu%s", terms, terms == 1 ? "term" :
+        "terms", met ? "at least" : "fewer than", c->total_min,
+        min_source(c, c->total_line, from, sizeof from));
 }
 
 static int check_categories(lint *c)
@@ -2270,18 +2701,19 @@ static int check_categories(lint *c)
                 nterm[k] == 1 ? "term" : "terms", nrx[k],
                 nrx[k] == 1 ? "regex" : "regexes");
     }
-    for (size_t i = 0; i < c->o->nmin_terms && rc == 0; i++) {
-        const sluice_lint_min *m = &c->o->min_terms[i];
+    for (size_t i = 0; i < c->nmins && rc == 0; i++) {
+        const lmin *m = &c->mins[i];
         int k = cat_index(s, m->category);
+        if (m->min == 0)
+            continue;              /* switched off */
         if (k < 0)
             rc = min_undeclared(c, m);
-        else if (nterm[k] < m->min)
-            rc = add(c, SLUICE_LINT_WARNING, "category-min-terms",
-                s->cats[k].file, s->cats[k].line, NULL, NULL, "category "
-                "'%s' has %zu %s, fewer than the minimum of %zu",
-                m->category, nterm[k], nterm[k] == 1 ? "term" : "terms",
-                m->min);
+        else
+            rc = report_min(c, m, nterm[k], s->cats[k].file,
+                s->cats[k].line, NULL, 0);
     }
+    if (rc == 0)
+        rc = check_total(c);
 out:
     free(nr);
     free(nterm);
@@ -2598,7 +3030,12 @@ static int resolve_options(lint *c, const sluice_lint_options *o,
         if (o->min_terms[i].category == NULL)
             return psrc_error(err, SLUICE_EINVAL, NULL, 0,
                 "sluice_lint_options.min_terms[%zu].category is NULL", i);
-    c->o = o;
+    /* A version 1 caller's struct ends before the version 2 fields. */
+    static const sluice_lint_options dflt = SLUICE_LINT_OPTIONS_INIT;
+    c->opt = dflt;
+    memcpy(&c->opt, o, o->version == 1 ?
+        offsetof(sluice_lint_options, min_total_terms) : sizeof *o);
+    c->o = &c->opt;
     c->scun_min = o->scunthorpe_words ? o->scunthorpe_words : 3;
     c->examples = o->examples ? o->examples : 3;
     if (c->examples > MAX_EXAMPLES)
@@ -2715,6 +3152,7 @@ static void lint_free(lint *c)
     free(c->aoff);
     free(c->alen);
     free(c->rx_bad);
+    free(c->mins);
     free(c->t);
     free(c->k);
     free(c->ktab);
@@ -2749,7 +3187,8 @@ int sluice_policy_lint(const char *path, const sluice_lint_options *opts,
             "sluice_policy_lint: path is required");
     if ((rc = resolve_options(&c, opts ? opts : &dflt, err)) != 0 ||
         (rc = vocab_load(&v, c.o, err)) != 0 ||
-        (rc = lint_load(&c, path, err, &cerr, &compiles)) != 0)
+        (rc = lint_load(&c, path, err, &cerr, &compiles)) != 0 ||
+        (rc = load_minimums(&c, err)) != 0)
         goto out;
     c.rx_bad = calloc(c.src->nrules ? c.src->nrules : 1, 1);
     re = calloc(c.src->nrules ? c.src->nrules : 1, sizeof *re);

@@ -2,12 +2,16 @@
 # tests/cli/50-lint.sh - `sluice lint`: compiler-style findings with file,
 # line and code, --json lines, the exit status (0 no errors, 1 errors or
 # --strict warnings, 2 usage and unreadable policies), --quiet,
-# --min-terms, the Scunthorpe check with given and default vocabularies,
-# and the shipped baseline policy, which must lint without errors.
+# minimum term counts (lint.yaml, --min-terms, --min-total-terms,
+# --no-lint-yaml), the Scunthorpe check with given and default
+# vocabularies, the shipped baseline policy, which must lint without
+# errors, and the cn-genai-template pack, whose A.1/A.2 risks all fall
+# short of the standard's minimums as shipped.
 #
-# Fixtures: tests/cli/fixtures/lint/{clean,warnings,errors,broken}/, a
-# small vocabulary (vocab.txt) and the golden output of the warnings
-# fixture (warnings.golden; regenerate with SLUICE_GOLDEN_UPDATE=1).
+# Fixtures: tests/cli/fixtures/lint/{clean,warnings,errors,broken,
+# minimums,bad-lint-yaml}/, a small vocabulary (vocab.txt) and the golden
+# output of the warnings fixture (warnings.golden; regenerate with
+# SLUICE_GOLDEN_UPDATE=1).
 set -eu
 . "$ROOT/tests/cli/lib.sh"
 
@@ -40,6 +44,8 @@ expect_exit 2 "$SLUICE" lint "$FX/clean" "$FX/warnings"
 expect_exit 2 "$SLUICE" lint --min-terms profanity "$FX/clean"
 expect_exit 2 "$SLUICE" lint --min-terms profanity=ten "$FX/clean"
 expect_exit 2 "$SLUICE" lint --scunthorpe 0 "$FX/clean"
+expect_exit 2 "$SLUICE" lint --min-total-terms 0 "$FX/clean"
+expect_exit 2 "$SLUICE" lint --min-total-terms lots "$FX/clean"
 expect_exit 2 "$SLUICE" lint --no-vocab --vocab "$FX/vocab.txt" "$FX/clean"
 
 run "$SLUICE" lint --vocab "$TAP_TMP/missing.txt" "$FX/clean"
@@ -142,6 +148,73 @@ expect_not_contains "a category at or over its minimum is fine" "$OUT" "category
 expect_contains "a minimum for a category no rule has is a warning" "$OUT" \
     "$FX/warnings/policy.yaml: warning: category 'ghost' has no rules and no terms"
 
+# --- lint.yaml -------------------------------------------------------------------
+
+run "$SLUICE" lint --no-vocab "$FX/minimums"
+expect_eq "minimums below lint.yaml's are warnings, not errors" 0 "$RC"
+expect_contains "a minimum that is met is an info line naming lint.yaml's line" "$OUT" \
+    "$FX/minimums/policy.yaml:6: info: category 'full' has 3 terms, at least the minimum of 3 ($FX/minimums/lint.yaml:3) [category-min-terms]"
+expect_contains "a minimum that is not met is a warning naming lint.yaml's line" "$OUT" \
+    "$FX/minimums/policy.yaml:7: warning: category 'thin' has 1 term, fewer than the minimum of 2 ($FX/minimums/lint.yaml:4) [category-min-terms]"
+expect_contains "the total is checked against min_total_terms" "$OUT" \
+    "$FX/minimums/policy.yaml: warning: the policy has 4 terms in all, fewer than the minimum of 5 ($FX/minimums/lint.yaml:5) [total-min-terms]"
+expect_contains "the summary counts the minimum warnings" "$OUT" "$FX/minimums: 0 errors, 2 warnings,"
+expect_exit_named "--strict fails on a minimum that is not met" 1 "$SLUICE" lint --strict --no-vocab "$FX/minimums"
+
+run "$SLUICE" lint -q --no-vocab "$FX/minimums"
+expect_not_contains "--quiet leaves out the minimums that are met" "$OUT" "category 'full' has"
+expect_contains "--quiet keeps the minimums that are not met" "$OUT" "category 'thin' has 1 term"
+
+run "$SLUICE" lint --no-vocab --min-terms thin=1 --min-terms full=4 --min-total-terms 4 "$FX/minimums"
+expect_contains "--min-terms wins over lint.yaml (met)" "$OUT" \
+    "info: category 'thin' has 1 term, at least the minimum of 1 [category-min-terms]"
+expect_contains "--min-terms wins over lint.yaml (not met)" "$OUT" \
+    "warning: category 'full' has 3 terms, fewer than the minimum of 4 [category-min-terms]"
+expect_contains "--min-total-terms wins over lint.yaml" "$OUT" \
+    "info: the policy has 4 terms in all, at least the minimum of 4 [total-min-terms]"
+
+run "$SLUICE" lint -q --no-vocab --min-terms thin=0 "$FX/minimums"
+expect_not_contains "--min-terms CAT=0 switches lint.yaml's minimum off" "$OUT" "category 'thin' has"
+expect_contains "the other minimums stay" "$OUT" "[total-min-terms]"
+
+run "$SLUICE" lint --no-vocab --no-lint-yaml "$FX/minimums"
+expect_not_contains "--no-lint-yaml ignores lint.yaml" "$OUT" "min-terms]"
+
+run "$SLUICE" lint --no-vocab "$FX/minimums/policy.yaml"
+expect_contains "lint.yaml is read beside a policy given by its file" "$OUT" "[total-min-terms]"
+
+run "$SLUICE" lint --no-vocab "$FX/bad-lint-yaml"
+expect_eq "a malformed lint.yaml exits 2" 2 "$RC"
+expect_contains "a malformed lint.yaml is named with its line and a suggestion" "$ERR" \
+    "sluice: $FX/bad-lint-yaml/lint.yaml:3: unknown key 'min_total_term'; did you mean 'min_total_terms'? (allowed: min_terms, min_total_terms)"
+expect_eq "nothing is printed on standard output for a malformed lint.yaml" "" "$OUT"
+expect_exit_named "--no-lint-yaml lints a policy whose lint.yaml is malformed" 0 \
+    "$SLUICE" lint --no-vocab --no-lint-yaml "$FX/bad-lint-yaml"
+
+mkdir -p "$TAP_TMP/lintdir/lint.yaml"
+cp "$FX/clean/policy.yaml" "$TAP_TMP/lintdir/"
+run "$SLUICE" lint --no-vocab "$TAP_TMP/lintdir"
+expect_eq "a lint.yaml that is not a file exits 2" 2 "$RC"
+expect_contains "a lint.yaml that is not a file is named" "$ERR" "lintdir/lint.yaml: cannot read the lint settings"
+
+run "$SLUICE" lint --help
+expect_contains "--help explains lint.yaml" "$OUT" "Minimums: lint.yaml in the policy's directory"
+
+# lint.yaml is lint's alone: not part of the policy's hash, not bundled
+cp -r "$FX/minimums" "$TAP_TMP/minimums"
+policy_hash() {
+    "$SLUICE" check --json -p "$1" "x" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["policy"]["hash"])'
+}
+h1=$(policy_hash "$TAP_TMP/minimums")
+printf 'min_total_terms: 1\n' >"$TAP_TMP/minimums/lint.yaml"
+expect_eq "changing lint.yaml does not change the policy's hash" "$h1" "$(policy_hash "$TAP_TMP/minimums")"
+"$SLUICE" keygen -o "$TAP_TMP/lintkey" --name lint-test >/dev/null
+run "$SLUICE" build "$TAP_TMP/minimums" -o "$TAP_TMP/minimums.bundle" --sign "$TAP_TMP/lintkey.key"
+expect_eq "a policy with a lint.yaml builds" 0 "$RC"
+run "$SLUICE" bundle info "$TAP_TMP/minimums.bundle"
+expect_not_contains "lint.yaml is not packed into the bundle" "$OUT" "lint.yaml"
+
 # --- Scunthorpe ---------------------------------------------------------------
 
 run "$SLUICE" lint -q --vocab "$FX/vocab.txt" "$FX/warnings"
@@ -171,5 +244,27 @@ if [ "$(printf '%s\n' "$OUT" | grep -c ': error: ')" != 0 ]; then
 else
     ok "no baseline finding is an error"
 fi
+
+# --- the cn-genai-template pack ------------------------------------------------
+
+TPL="$ROOT/policies/cn-genai-template"
+run "$SLUICE" lint -q --no-vocab "$TPL"
+expect_eq "the template lints without errors" 0 "$RC"
+expect_eq "each of the 17 A.1 and A.2 risks is below its minimum, as shipped" 17 \
+    "$(printf '%s\n' "$OUT" | grep -c "warning: category 'a[12]\.0[1-9]' has .* fewer than the minimum of [12]00 ($TPL/lint.yaml:[0-9]*) \[category-min-terms\]$")"
+expect_contains "an A.1 risk is measured against 200 terms" "$OUT" \
+    "$TPL/policy.yaml:33: warning: category 'a1.01' has 1 term, fewer than the minimum of 200 ($TPL/lint.yaml:14) [category-min-terms]"
+expect_contains "an A.2 risk is measured against 100 terms" "$OUT" \
+    "warning: category 'a2.09' has 9 terms, fewer than the minimum of 100"
+expect_contains "the template's total is below 10,000 terms" "$OUT" \
+    "$TPL/policy.yaml: warning: the policy has 67 terms in all, fewer than the minimum of 10000 ($TPL/lint.yaml:32) [total-min-terms]"
+expect_not_contains "the A.3 to A.5 risks have no minimum" "$OUT" "category 'a3."
+expect_contains "the minimums are the template's only warnings" "$OUT" "$TPL: 0 errors, 18 warnings,"
+expect_exit_named "the template fails --strict until its lists are filled in" 1 \
+    "$SLUICE" lint --strict -q --no-vocab "$TPL"
+
+run "$SLUICE" lint --json -q --no-vocab "$TPL"
+expect_eq "--json reports each A.1 and A.2 minimum" 17 \
+    "$(python3 -c 'import json,sys; print(sum(1 for l in sys.stdin if json.loads(l).get("code") == "category-min-terms"))' <<<"$OUT")"
 
 done_testing

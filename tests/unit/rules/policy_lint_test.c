@@ -133,19 +133,26 @@ static void lint_path(result *r, const char *path,
 }
 
 /*
- * Lint policy.yaml `yaml` with list file lists/a.txt = `list` (if not
- * NULL). The directory is removed afterwards; findings keep copies.
+ * Lint policy.yaml `yaml` with file `rel` = `data` beside it (if data is
+ * not NULL). The directory is removed afterwards; findings keep copies.
  */
-static void lint_yaml(result *r, const char *yaml, const char *list,
-    const sluice_lint_options *o)
+static void lint_with(result *r, const char *yaml, const char *rel,
+    const char *data, const sluice_lint_options *o)
 {
     char *dir = make_tmpdir();
     memset(r, 0, sizeof *r);
     write_file(dir, "policy.yaml", yaml);
-    if (list != NULL)
-        write_file(dir, "lists/a.txt", list);
+    if (data != NULL)
+        write_file(dir, rel, data);
     lint_path(r, dir, o);
     rm_tree(dir);
+}
+
+/* ... with list file lists/a.txt = `list`. */
+static void lint_yaml(result *r, const char *yaml, const char *list,
+    const sluice_lint_options *o)
+{
+    lint_with(r, yaml, "lists/a.txt", list, o);
 }
 
 static void result_free(result *r)
@@ -818,6 +825,268 @@ static void test_categories_are_counted_and_checked_against_minimums(
     result_free(&r);
 }
 
+/* ------------------------------------------------------------------------
+ * lint.yaml: minimum term counts beside the policy
+ * ---------------------------------------------------------------------- */
+
+/* policy.yaml for the lint.yaml tests: 'bad' has 2 terms (line 4),
+   'pii' a regex and no terms (line 5). */
+#define MIN_POLICY HEAD \
+    "categories:\n" \
+    "  - {id: bad, action: block}\n" \
+    "  - {id: pii, action: redact}\n" \
+    "rules:\n" \
+    "  - {id: b, category: bad, terms: [foo, bar]}\n" \
+    "  - {id: p, category: pii, regex: 'x[0-9]+'}\n"
+
+/* The lint ran and reported no minimum. */
+static void expect_no_minimums(const result *r)
+{
+    assert_int_equal(r->rc, 0);
+    expect_none(r, "category-min-terms");
+    expect_none(r, "total-min-terms");
+}
+
+/* Lint policy.yaml `yaml` beside lint.yaml `conf` (not written if NULL). */
+static void lint_conf(result *r, const char *yaml, const char *conf,
+    const sluice_lint_options *o)
+{
+    lint_with(r, yaml, "lint.yaml", conf, o);
+}
+
+static void test_lint_yaml_minimums_are_reported_when_met_and_when_not(
+    void **state)
+{
+    (void)state;
+    result r;
+    lint_conf(&r, MIN_POLICY,
+        "# minimums\n"
+        "min_terms:\n"
+        "  bad: 2\n"
+        "  pii: 1\n"
+        "  ghost: 3\n"
+        "min_total_terms: 5\n", NULL);
+    assert_int_equal(r.rc, 0);
+    const found *f = expect(&r, "category-min-terms", SLUICE_LINT_INFO,
+        "policy.yaml", 4, "category 'bad' has 2 terms, at least the minimum "
+        "of 2 (");
+    assert_true(ends_with(f->msg, "lint.yaml:3)"));
+    f = expect(&r, "category-min-terms", SLUICE_LINT_WARNING, "policy.yaml",
+        5, "category 'pii' has 0 terms, fewer than the minimum of 1 (");
+    assert_true(ends_with(f->msg, "lint.yaml:4)"));
+    f = expect(&r, "category-min-terms", SLUICE_LINT_WARNING, "policy.yaml",
+        0, "category 'ghost' has no rules and no terms, fewer than the "
+        "minimum of 3");
+    assert_true(ends_with(f->msg, "lint.yaml:5)"));
+    f = expect(&r, "total-min-terms", SLUICE_LINT_WARNING, "policy.yaml", 0,
+        "the policy has 2 terms in all, fewer than the minimum of 5 (");
+    assert_true(ends_with(f->msg, "lint.yaml:6)"));
+    assert_int_equal(count(&r, "category-min-terms"), 3);
+    assert_int_equal(r.rep.warnings, 3);
+    result_free(&r);
+}
+
+static void test_the_options_win_over_lint_yaml(void **state)
+{
+    (void)state;
+    sluice_lint_min mins[] = {{"bad", 3}, {"pii", 0}};
+    sluice_lint_options o = SLUICE_LINT_OPTIONS_INIT;
+    o.min_terms = mins;
+    o.nmin_terms = 2;
+    o.min_total_terms = 2;
+    result r;
+    lint_conf(&r, MIN_POLICY,
+        "min_terms: {bad: 1, pii: 1}\n"
+        "min_total_terms: 50\n", &o);
+    assert_int_equal(r.rc, 0);
+    const found *f = expect(&r, "category-min-terms", SLUICE_LINT_WARNING,
+        "policy.yaml", 4, "has 2 terms, fewer than the minimum of 3");
+    assert_null(strstr(f->msg, "lint.yaml"));
+    f = expect(&r, "total-min-terms", SLUICE_LINT_INFO, "policy.yaml", 0,
+        "the policy has 2 terms in all, at least the minimum of 2");
+    assert_null(strstr(f->msg, "lint.yaml"));
+    /* pii's minimum is switched off (0) */
+    assert_int_equal(count(&r, "category-min-terms"), 1);
+    result_free(&r);
+}
+
+static void test_no_lint_yaml_leaves_the_file_unread(void **state)
+{
+    (void)state;
+    sluice_lint_options o = SLUICE_LINT_OPTIONS_INIT;
+    o.no_lint_yaml = 1;
+    result r;
+    lint_conf(&r, MIN_POLICY, "min_terms: {bad: 9}\nbogus: [\n", &o);
+    expect_no_minimums(&r);
+    result_free(&r);
+}
+
+static void test_version_1_options_do_not_read_version_2_fields(
+    void **state)
+{
+    (void)state;
+    sluice_lint_options o = SLUICE_LINT_OPTIONS_INIT;
+    o.version = 1;
+    o.min_total_terms = 999;      /* beyond a version 1 struct: unread */
+    o.no_lint_yaml = 1;
+    result r;
+    lint_conf(&r, MIN_POLICY, "min_total_terms: 3\n", &o);
+    assert_int_equal(r.rc, 0);
+    expect(&r, "total-min-terms", SLUICE_LINT_WARNING, "policy.yaml", 0,
+        "fewer than the minimum of 3 (");
+    result_free(&r);
+}
+
+static void test_lint_yaml_is_read_beside_a_policy_given_by_its_file(
+    void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    char path[1024];
+    result r;
+    memset(&r, 0, sizeof r);
+    write_file(dir, "strict.yaml", MIN_POLICY);
+    write_file(dir, "lint.yaml", "min_terms:\n  bad: 7\n");
+    assert_true(snprintf(path, sizeof path, "%s/strict.yaml", dir) > 0);
+    lint_path(&r, path, NULL);
+    assert_int_equal(r.rc, 0);
+    const found *f = expect(&r, "category-min-terms", SLUICE_LINT_WARNING,
+        "strict.yaml", 4, "fewer than the minimum of 7");
+    assert_true(ends_with(f->msg, "/lint.yaml:2)"));
+    result_free(&r);
+    rm_tree(dir);
+}
+
+static void test_an_empty_lint_yaml_sets_no_minimums(void **state)
+{
+    (void)state;
+    static const char *const empty[] = { "", "# only a comment\n", "---\n",
+        "min_terms: {}\n", "\xEF\xBB\xBF# a BOM\n" };
+    for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
+        result r;
+        lint_conf(&r, MIN_POLICY, empty[i], NULL);
+        if (r.rc != 0)
+            print_error("case %zu: %s:%d: %s\n", i, r.err.file, r.err.line,
+                r.err.message);
+        expect_no_minimums(&r);
+        result_free(&r);
+    }
+}
+
+static void test_a_malformed_lint_yaml_is_refused_with_its_line(
+    void **state)
+{
+    (void)state;
+    static const struct {
+        const char *conf;
+        int line;
+        const char *phrase;
+    } cases[] = {
+        { "min_terms: {bad: 2\n", 2, "YAML syntax error: did not find "
+          "expected ',' or '}'" },
+        { "# x\nmin_term: {bad: 2}\n", 2, "unknown key 'min_term'; did you "
+          "mean 'min_terms'? (allowed: min_terms, min_total_terms)" },
+        { "colour: 1\n", 1, "unknown key 'colour' (allowed:" },
+        { "min_terms: {bad: 2}\nmin_terms: {bad: 3}\n", 2,
+          "duplicate key 'min_terms' (first at line 1)" },
+        { "min_terms:\n  bad: 2\n  bad: 3\n", 3,
+          "min_terms: duplicate category 'bad' (first at line 2)" },
+        { "min_terms: [bad]\n", 1, "min_terms must be a mapping of category "
+          "ids to numbers" },
+        { "min_terms:\n  \"a b\": 2\n", 2, "a key must be a category id" },
+        { "min_terms:\n  bad: \"2\"\n", 2, "min_terms: 'bad' must be a whole "
+          "number, got a quoted string" },
+        { "min_terms:\n  bad:\n", 2, "got an empty value" },
+        { "min_terms:\n  bad: -2\n", 2, "(decimal digits, no sign), got "
+          "'-2'" },
+        { "min_terms:\n  bad: 2.5\n", 2, "got '2.5'" },
+        { "min_terms:\n  bad: 010\n", 2, "got '010'" },
+        { "min_terms:\n  bad: 99999999999999999999\n", 2, "is too large" },
+        { "min_total_terms: lots\n", 1, "min_total_terms must be a whole "
+          "number" },
+        { "min_total_terms: {a: 1}\n", 1, "got a mapping" },
+        { "- 1\n- 2\n", 1, "the top level must be a mapping" },
+        { "? [a]\n: 1\n", 1, "a key must be a name, got a sequence" },
+        { "min_terms: &m {bad: 1}\nmin_total_terms: *m\n", 1,
+          "anchors and aliases" },
+        { "min_total_terms: 1\n---\nmin_total_terms: 2\n", 3,
+          "one YAML document, found a second one" },
+        { "min_total_terms: 1\n# \xFF\n", 2, "YAML error:" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        result r;
+        lint_conf(&r, MIN_POLICY, cases[i].conf, NULL);
+        if (r.rc != SLUICE_EPOLICY || r.err.line != cases[i].line ||
+            strstr(r.err.message, cases[i].phrase) == NULL)
+            print_error("case %zu: want line %d '%s'; got rc %d %s:%d: %s\n",
+                i, cases[i].line, cases[i].phrase, r.rc, r.err.file,
+                r.err.line, r.err.message);
+        assert_int_equal(r.rc, SLUICE_EPOLICY);
+        assert_true(ends_with(r.err.file, "/lint.yaml"));
+        assert_int_equal(r.err.line, cases[i].line);
+        assert_non_null(strstr(r.err.message, cases[i].phrase));
+        assert_int_equal(r.n, 0);
+        result_free(&r);
+    }
+}
+
+static void test_a_lint_yaml_that_cannot_be_read_is_an_io_error(
+    void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    char path[1024];
+    result r;
+    memset(&r, 0, sizeof r);
+    write_file(dir, "policy.yaml", MIN_POLICY);
+    assert_true(snprintf(path, sizeof path, "%s/lint.yaml", dir) > 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    lint_path(&r, dir, NULL);
+    assert_int_equal(r.rc, SLUICE_EIO);
+    assert_true(ends_with(r.err.file, "/lint.yaml"));
+    assert_non_null(strstr(r.err.message, "cannot read the lint settings"));
+    result_free(&r);
+    rm_tree(dir);
+}
+
+static void test_the_template_pack_falls_short_of_every_a1_a2_minimum(
+    void **state)
+{
+    (void)state;
+    char path[1024];
+    result r;
+    memset(&r, 0, sizeof r);
+    repo_path(path, sizeof path, "policies/cn-genai-template");
+    lint_path(&r, path, NULL);
+    assert_int_equal(r.rc, 0);
+    if (r.rep.errors != 0 || r.rep.warnings != 18)
+        dump(&r);
+    assert_int_equal(r.rep.errors, 0);
+    assert_int_equal(r.rep.compiles, 1);
+    assert_int_equal(r.rep.rules, 40);
+    assert_int_equal(count(&r, "category-min-terms"), 17);
+    for (int g = 1; g <= 2; g++)
+        for (int i = 1; i <= (g == 1 ? 8 : 9); i++) {
+            char want[80];
+            snprintf(want, sizeof want, "category 'a%d.%02d' has", g, i);
+            size_t k = 0;
+            for (; k < r.n; k++)
+                if (strcmp(r.f[k].code, "category-min-terms") == 0 &&
+                    strstr(r.f[k].msg, want) != NULL)
+                    break;
+            assert_true(k < r.n);
+            assert_int_equal(r.f[k].sev, SLUICE_LINT_WARNING);
+            assert_non_null(strstr(r.f[k].msg, g == 1 ?
+                "fewer than the minimum of 200" :
+                "fewer than the minimum of 100"));
+        }
+    expect(&r, "total-min-terms", SLUICE_LINT_WARNING, "policy.yaml", 0,
+        "fewer than the minimum of 10000");
+    /* the minimums are its only warnings */
+    assert_int_equal(r.rep.warnings, 18);
+    result_free(&r);
+}
+
 static void test_an_allow_term_holding_no_match_is_noted(void **state)
 {
     (void)state;
@@ -1020,6 +1289,19 @@ int main(void)
         cmocka_unit_test(test_a_missing_vocabulary_is_an_io_error),
         cmocka_unit_test(
             test_categories_are_counted_and_checked_against_minimums),
+        cmocka_unit_test(
+            test_lint_yaml_minimums_are_reported_when_met_and_when_not),
+        cmocka_unit_test(test_the_options_win_over_lint_yaml),
+        cmocka_unit_test(test_no_lint_yaml_leaves_the_file_unread),
+        cmocka_unit_test(
+            test_version_1_options_do_not_read_version_2_fields),
+        cmocka_unit_test(
+            test_lint_yaml_is_read_beside_a_policy_given_by_its_file),
+        cmocka_unit_test(test_an_empty_lint_yaml_sets_no_minimums),
+        cmocka_unit_test(test_a_malformed_lint_yaml_is_refused_with_its_line),
+        cmocka_unit_test(test_a_lint_yaml_that_cannot_be_read_is_an_io_error),
+        cmocka_unit_test(
+            test_the_template_pack_falls_short_of_every_a1_a2_minimum),
         cmocka_unit_test(test_an_allow_term_holding_no_match_is_noted),
         cmocka_unit_test(test_holdback_names_the_longest_possible_match),
         cmocka_unit_test(test_findings_come_sorted_by_file_then_line),
