@@ -9,17 +9,36 @@
  * windows holding all their terms; allow-list spans suppress candidates
  * they fully contain; the most severe remaining action wins.
  *
+ * Views (docs/matching.md): a stream with NORM_REPEAT is scanned with
+ * each code point equal to the one before it merged into it (a run goes
+ * on across noise: a.s.s.h.o.l.e, f.u.u.u.c.k), and a leet stream that
+ * holds symbols read as letters (| ! @ $ ( +) is scanned a second time,
+ * around those symbols only, with them left out as noise (f|u|c|k). A
+ * view is the stream's text with code points taken out, recorded
+ * sparsely (sview); a hit of a view maps back to stream entries, taking
+ * of its first and last code point's group of equal entries as few as
+ * the term's run counts need (view_hit), so the gap rule, word
+ * boundaries and spans see the stream as before.
+ *
  * Gap rule (NORM_SKIP_NOISE): a match may span skipped noise only if each
- * gap is at most max_gap code points, holds no line break or CJK/full-width
- * punctuation, and, when it holds whitespace, has a one-character "word"
- * on at least one side (letter spacing like "f u c k", not "pen is"). The
- * term's own spaces (multi-word terms) are always allowed.
+ * gap is at most max_gap code points, holds no break (line, clause or
+ * sentence end, CJK quote or bracket), and, when it holds whitespace, has
+ * a one-character "word" on at least one side (letter spacing like
+ * "f u c k", not "pen is"); or the gap lies between two ideographs that
+ * ICU's dictionary joins into one word once it is taken out (炸 药); or,
+ * for rules with word boundaries only, it is spaces alone between chunks
+ * of at most two letters (fu ck). The term's own spaces (multi-word
+ * terms) are always allowed.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "filter/check.h"
 #include "filter/verdict.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define MATCH_LIMIT 1000000u
 #define STREAM_GROUP_CONTEXT 128   /* >= the word-break window + a code point */   /* PCRE2 backtracking steps per match */
@@ -46,7 +65,8 @@ policy_scratch *scratch_new(const sluice_policy *p)
             hs_alloc_scratch(p->rx_db[i], &s->hs) != HS_SUCCESS)
             goto fail;
     s->rx_hit = calloc(p->nrules ? p->nrules : 1, 1);
-    if (s->rx_hit == NULL)
+    s->rx_min = calloc(p->nrules ? p->nrules : 1, sizeof *s->rx_min);
+    if (s->rx_hit == NULL || s->rx_min == NULL)
         goto fail;
     s->md = pcre2_match_data_create(16, NULL);
     s->mctx = pcre2_match_context_create(NULL);
@@ -73,6 +93,13 @@ void scratch_free(policy_scratch *s)
         norm_out_free(&s->norm[i]);
     norm_out_free(&s->regex_norm);
     norm_out_free(&s->win);
+    for (size_t i = 0; i < MAX_GROUPS; i++)
+        for (int k = 0; k < 2; k++) {
+            free(s->view[i][k].buf);
+            free(s->view[i][k].vpos);
+            free(s->view[i][k].spos);
+            free(s->view[i][k].drop);
+        }
     free(s->sanitized);
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mctx);
@@ -80,6 +107,9 @@ void scratch_free(policy_scratch *s)
     free(s->cands);
     free(s->fired);
     free(s->rx_hit);
+    free(s->syms);
+    free(s->rx_min);
+    free(s->rxm);
     free(s);
 }
 
@@ -200,42 +230,616 @@ int check_stream_src(policy_scratch *s, size_t g, size_t q, size_t *src)
     return 0;
 }
 
-/* Does the noise inside [ns, ne) of the stream allow this match? */
-static int gaps_ok(const policy_scratch *s, const nview *o, const cterm *t,
-    size_t ns, size_t ne)
+/* ---- views: runs across noise, leet symbols as noise ------------------ */
+
+const sview *check_view(const policy_scratch *s, size_t g, int which)
 {
-    int max_gap = s->pol->src->max_gap;
-    size_t prev = ns;
-    uint32_t i = 0;
-    ns -= o->base;
-    ne -= o->base;
-    prev = ns;
-    for (size_t q = ns; q < ne; q += utf8_len(o->text[q]), i++) {
-        uint8_t g = o->gap[q];
-        unsigned cnt = g & NORM_GAP_COUNT;
-        if (q == ns || cnt == 0) {
-            prev = q;
-            continue;
+    const sview *v = &s->view[g][which];
+    return v->active ? v : NULL;
+}
+
+size_t check_view_src(const sview *v, size_t p)
+{
+    size_t lo = 0, hi = v->nrec;
+    if (hi == 0 || v->vpos[0] > p)
+        return p;
+    while (hi - lo > 1) {            /* last record at or before p */
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->vpos[mid] <= p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return p - v->vpos[lo] + v->spos[lo];
+}
+
+/* The start of the view code point whose group holds stream byte x (or
+   one before it): where a scan from stream byte x must begin. */
+static size_t view_of_src(const sview *v, size_t x)
+{
+    size_t lo = 0, hi = v->nrec, p;
+    if (hi == 0 || v->spos[0] > x) {
+        p = x;
+        if (hi > 0 && p >= v->vpos[0])
+            p = v->vpos[0] ? v->vpos[0] - 1 : 0;
+    } else {
+        while (hi - lo > 1) {        /* last record resuming at or before x */
+            size_t mid = lo + (hi - lo) / 2;
+            if (v->spos[mid] <= x)
+                lo = mid;
+            else
+                hi = mid;
         }
-        if (i < 64 && (t->native_gaps >> i) & 1u) {
-            prev = q;
-            continue;
-        }
-        if ((int)cnt > max_gap || (g & NORM_GAP_BREAK))
-            return 0;
-        if (g & NORM_GAP_SPACE) {
-            int left = (o->gap[prev] & (NORM_GAP_COUNT | NORM_GAP_START)) != 0;
-            size_t nx = q + utf8_len(o->text[q]);
-            int right = nx + o->base >= o->len ||
-                (o->gap[nx] & NORM_GAP_COUNT) != 0;
-            if (!left && !right)
+        p = x - v->spos[lo] + v->vpos[lo];
+        if (lo + 1 < v->nrec && p >= v->vpos[lo + 1])
+            p = v->vpos[lo + 1] ? v->vpos[lo + 1] - 1 : 0;
+    }
+    if (p > v->len)
+        p = v->len;
+    while (p > 0 && p < v->len && (v->text[p] & 0xC0) == 0x80)
+        p--;
+    return p;
+}
+
+/* Leet letters a symbol can stand for (@ ( ! | $ + -> a c i i s t). */
+static const uint8_t leet_target[128] = {
+    ['a'] = 1, ['c'] = 1, ['i'] = 1, ['s'] = 1, ['t'] = 1,
+};
+
+static inline int leet_sym_target(unsigned c)
+{
+    return c < 0x80 && leet_target[c];
+}
+
+static const uint8_t leet_symtab[128] = {
+    ['@'] = 1, ['('] = 1, ['!'] = 1, ['|'] = 1, ['$'] = 1, ['+'] = 1,
+};
+
+static inline int leet_sym_ascii(unsigned c)
+{
+    return c < 0x80 && leet_symtab[c];
+}
+
+/*
+ * Is entry q of stream o (NORM_LEET) a symbol read as a letter: a leet
+ * letter all of whose original code points are leet symbols (noise
+ * without leet: | ! @ $ ( +, their full-width forms, ‼;
+ * norm_is_leet_symbol)? Those are the letters the alternate reading
+ * leaves out as noise.
+ */
+static int leet_symbol(const policy_scratch *s, const norm_out *o, size_t q)
+{
+    const unsigned char *t = (const unsigned char *)s->text;
+    size_t a = o->src[q], b = o->src_end[q];
+    if (!leet_sym_target(o->text[q]) || b > s->text_len ||
+        (t[a] < 0x80 && !leet_sym_ascii(t[a])))
+        return 0;
+    while (a < b) {
+        unsigned c = t[a];
+        uint32_t cp;
+        size_t n;
+        if (c < 0x80) {
+            if (!leet_sym_ascii(c))
                 return 0;
+            a++;
+            continue;
         }
-        prev = q;
+        n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+        if (n == 0 || b - a < n)
+            return 0;
+        cp = n == 2 ? (c & 0x1Fu) : n == 3 ? (c & 0x0Fu) : (c & 0x07u);
+        for (size_t k = 1; k < n; k++) {
+            if ((t[a + k] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (t[a + k] & 0x3Fu);
+        }
+        if (!norm_is_leet_symbol(s->pol->nt, s->grp->flags, cp))
+            return 0;
+        a += n;
     }
     return 1;
 }
 
+/* Record that stream bytes up to `to` are left out before view byte vl. */
+static int view_skip(sview *v, size_t vl, size_t to)
+{
+    if (v->nrec > 0 && v->vpos[v->nrec - 1] == vl) {
+        v->spos[v->nrec - 1] = (uint32_t)to;
+        return 0;
+    }
+    if (v->nrec == v->caprec) {
+        size_t n = v->caprec ? v->caprec * 2 : 64;
+        uint32_t *a = realloc(v->vpos, n * sizeof *a);
+        if (a == NULL)
+            return SLUICE_ENOMEM;
+        v->vpos = a;
+        a = realloc(v->spos, n * sizeof *a);
+        if (a == NULL)
+            return SLUICE_ENOMEM;
+        v->spos = a;
+        v->caprec = n;
+    }
+    v->vpos[v->nrec] = (uint32_t)vl;
+    v->spos[v->nrec++] = (uint32_t)to;
+    return 0;
+}
+
+/* The view differs from stream o from view byte vl on: copy what it has. */
+static int view_copy(sview *v, const norm_out *o, size_t vl)
+{
+    if (v->cap < o->len + 1) {
+        unsigned char *b = realloc(v->buf, o->len + 1);
+        if (b == NULL)
+            return SLUICE_ENOMEM;
+        v->buf = b;
+        v->cap = o->len + 1;
+    }
+    memcpy(v->buf, o->text, vl);
+    return 0;
+}
+
+static int view_drop(sview *v, size_t vl)
+{
+    if (v->ndrop == v->capdrop) {
+        size_t n = v->capdrop ? v->capdrop * 2 : 16;
+        uint32_t *d = realloc(v->drop, n * sizeof *d);
+        if (d == NULL)
+            return SLUICE_ENOMEM;
+        v->drop = d;
+        v->capdrop = n;
+    }
+    v->drop[v->ndrop++] = (uint32_t)vl;
+    return 0;
+}
+
+/* First index of stream o whose source starts at or after `from`. */
+static size_t stream_index(const norm_out *o, size_t from);
+
+/* Add entry q of the current stream to s->syms if it is a leet symbol
+   (and not the last one added). Returns 0 or SLUICE_ENOMEM. */
+static int sym_at(policy_scratch *s, const norm_out *o, size_t x)
+{
+    size_t q = stream_index(o, x + 1);
+    if (q == 0)
+        return 0;
+    q--;                                 /* the entry whose source holds x */
+    while (q > 0 && (o->text[q] & 0xC0) == 0x80)
+        q--;
+    if (o->src[q] > x || o->src_end[q] <= x ||
+        (s->nsyms > 0 && s->syms[s->nsyms - 1] == q) ||
+        !leet_symbol(s, o, q))
+        return 0;
+    if (s->nsyms == s->capsyms) {
+        size_t n = s->capsyms ? s->capsyms * 2 : 64;
+        uint32_t *a = realloc(s->syms, n * sizeof *a);
+        if (a == NULL)
+            return SLUICE_ENOMEM;
+        s->syms = a;
+        s->capsyms = n;
+    }
+    s->syms[s->nsyms++] = (uint32_t)q;
+    return 0;
+}
+
+/* Does original byte k (@ ( ! | $ +, or a lead byte 0xE2 / 0xEF) begin
+   a leet symbol? The three-byte ones are looked up in the tables, so that
+   CJK punctuation (，“”…) costs no search of the stream. */
+static int sym_candidate(const policy_scratch *s, const unsigned char *p,
+    size_t n, size_t k)
+{
+    uint32_t cp;
+    if (p[k] < 0x80)
+        return 1;
+    if (n - k < 3 || (p[k + 1] & 0xC0) != 0x80 || (p[k + 2] & 0xC0) != 0x80)
+        return 0;
+    cp = (uint32_t)(p[k] & 0x0F) << 12 | (uint32_t)(p[k + 1] & 0x3F) << 6 |
+        (p[k + 2] & 0x3F);
+    return norm_is_leet_symbol(s->pol->nt, s->grp->flags, cp);
+}
+
+/*
+ * The entries of leet stream o (input from original offset `from`) that
+ * are leet symbols, into s->syms. The original text is searched for the
+ * bytes one can begin with (@ ( ! | $ +, and 0xE2 / 0xEF, the lead bytes
+ * of the other forms: ！ ｜ ﹗ ‼ ⁽ ...), sixteen at a time where SSE2 is
+ * there; only the entries holding such a byte are tested.
+ */
+static int collect_syms(policy_scratch *s, const norm_out *o, size_t from)
+{
+    const unsigned char *p = (const unsigned char *)s->text;
+    size_t i = from, n = s->text_len;
+    s->nsyms = 0;
+#if defined(__SSE2__)
+    const __m128i c0 = _mm_set1_epi8('@'), c1 = _mm_set1_epi8('('),
+        c2 = _mm_set1_epi8('!'), c3 = _mm_set1_epi8('|'),
+        c4 = _mm_set1_epi8('$'), c5 = _mm_set1_epi8('+'),
+        c6 = _mm_set1_epi8((char)0xE2), c7 = _mm_set1_epi8((char)0xEF);
+    for (; n - i >= 16; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i m = _mm_or_si128(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, c0),
+                _mm_cmpeq_epi8(x, c1)), _mm_or_si128(_mm_cmpeq_epi8(x, c2),
+                _mm_cmpeq_epi8(x, c3))),
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, c4),
+                _mm_cmpeq_epi8(x, c5)), _mm_or_si128(_mm_cmpeq_epi8(x, c6),
+                _mm_cmpeq_epi8(x, c7))));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        while (bits != 0) {
+            size_t k = i + (size_t)__builtin_ctz(bits);
+            if (sym_candidate(s, p, n, k) && sym_at(s, o, k) != 0)
+                return SLUICE_ENOMEM;
+            bits &= bits - 1;
+        }
+    }
+#endif
+    for (; i < n; i++)
+        if ((p[i] < 0x80 ? leet_symtab[p[i]] : (p[i] == 0xE2 ||
+            p[i] == 0xEF)) && sym_candidate(s, p, n, i) &&
+            sym_at(s, o, i) != 0)
+            return SLUICE_ENOMEM;
+    return 0;
+}
+
+/* Is entry q of the current stream a leet symbol (s->syms)? */
+static int is_sym(const policy_scratch *s, size_t q)
+{
+    size_t lo = 0, hi = s->nsyms;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->syms[mid] < q)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->nsyms && s->syms[lo] == q;
+}
+
+#if defined(__SSE2__)
+/*
+ * View building, sixteen stream bytes t[q..q+16) at a time (q >= 4,
+ * t[q + 16] readable, t[q - 1] the view's last byte): where they end up
+ * kept as they are, up to the first code point that may be equal to the
+ * one before it (with `merge`) and the last that ends inside them.
+ * Returns that end (q: none); *stop gets where bytewise work ends.
+ */
+static inline size_t clean_block(const unsigned char *t, size_t q,
+    int merge, size_t *stop)
+{
+    size_t end = q + 16;
+    unsigned bad = 0;
+    __m128i x = _mm_loadu_si128((const __m128i *)(t + q));
+    unsigned hi = (unsigned)_mm_movemask_epi8(x);
+    if (merge) {
+        unsigned e1 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x,
+            _mm_loadu_si128((const __m128i *)(t + q - 1))));
+        bad = e1 & ~hi;                  /* ASCII equal to the byte before */
+        if (hi != 0) {                   /* 2-4 bytes equal to those before */
+            unsigned e2 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x,
+                _mm_loadu_si128((const __m128i *)(t + q - 2))));
+            unsigned e3 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x,
+                _mm_loadu_si128((const __m128i *)(t + q - 3))));
+            unsigned e4 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x,
+                _mm_loadu_si128((const __m128i *)(t + q - 4))));
+            bad |= e2 & (e2 >> 1);
+            bad |= e3 & (e3 >> 1) & (e3 >> 2);
+            bad |= e4 & (e4 >> 1) & (e4 >> 2) & (e4 >> 3);
+        }
+    }
+    while ((t[end] & 0xC0) == 0x80)
+        end--;                           /* a code point runs past them */
+    bad &= (1u << (end - q)) - 1u;
+    if (bad != 0) {
+        size_t k = (size_t)__builtin_ctz(bad);
+        if ((t[q + k] & 0xC0) == 0x80) { /* inside a code point */
+            *stop = q + 16;
+            return q;
+        }
+        end = q + k;
+        *stop = end + 1;                 /* that one bytewise, then on */
+    }
+    return end;
+}
+#endif
+
+/*
+ * Build view v of stream o: with v->merge, a code point equal to the one
+ * before it in the view joins it; with v->alt, the leet symbols of
+ * s->syms are left out. The text is copied only from the first removal
+ * on. Returns 0 or SLUICE_ENOMEM.
+ */
+static int view_build(policy_scratch *s, const norm_out *o, sview *v)
+{
+    const unsigned char *t = o->text;
+    unsigned char *w = NULL;           /* the copy, once there is one */
+    size_t len = o->len, q = 0, vl = 0, pv = 0, pn = 0, ks = 0, stop = 0;
+    size_t nextsym = v->alt && s->nsyms > 0 ? s->syms[0] : SIZE_MAX;
+    int merge = v->merge, after_drop = 0;
+    unsigned last = 0x100;             /* the view's last byte if ASCII */
+    v->nrec = 0;
+    v->ndrop = 0;
+    v->text = t;
+    v->active = 1;
+    v->tail_gap = o->tail_gap;
+    while (q < len) {
+        unsigned c = t[q];
+        size_t n;
+#if defined(__SSE2__)
+        if (q >= stop && q >= 4 && len - q >= 17 && nextsym >= q + 16 &&
+            !after_drop) {
+            size_t end = clean_block(t, q, merge, &stop);
+            if (end > q) {
+                size_t p;
+                if (w != NULL)
+                    memcpy(w + vl, t + q, 16);
+                for (p = end - 1; (t[p] & 0xC0) == 0x80; p--)
+                    ;
+                pn = end - p;
+                last = pn == 1 ? t[p] : 0x100;
+                pv = vl + (p - q);
+                vl += end - q;
+                q = end;
+                continue;
+            }
+        }
+#endif
+        if (q == nextsym) {            /* a leet symbol: noise */
+            if ((w == NULL && view_copy(v, o, vl) != 0) ||
+                view_drop(v, vl) != 0 || view_skip(v, vl, q + 1) != 0)
+                return SLUICE_ENOMEM;
+            w = v->buf;
+            q++;
+            nextsym = ++ks < s->nsyms ? s->syms[ks] : SIZE_MAX;
+            after_drop = 1;
+            continue;
+        }
+        after_drop = 0;
+        if (c < 0x80) {                /* most of the text: ASCII */
+            if (merge && c == last) {
+                if ((w == NULL && view_copy(v, o, vl) != 0) ||
+                    view_skip(v, vl, q + 1) != 0)
+                    return SLUICE_ENOMEM;
+                w = v->buf;
+                q++;
+                continue;
+            }
+            if (w != NULL)
+                w[vl] = (unsigned char)c;
+            last = c;
+            pv = vl++;
+            pn = 1;
+            q++;
+            continue;
+        }
+        n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        if (merge && n == pn) {
+            const unsigned char *b = (w ? w : t) + pv;
+            int same = t[q] == b[0] && t[q + 1] == b[1];
+            for (size_t k = 2; same && k < n; k++)
+                same = t[q + k] == b[k];
+            if (same) {
+                if ((w == NULL && view_copy(v, o, vl) != 0) ||
+                    view_skip(v, vl, q + n) != 0)
+                    return SLUICE_ENOMEM;
+                w = v->buf;
+                q += n;
+                continue;
+            }
+        }
+        if (w != NULL)
+            for (size_t k = 0; k < n; k++)
+                w[vl + k] = t[q + k];
+        last = 0x100;
+        pv = vl;
+        pn = n;
+        vl += n;
+        q += n;
+    }
+    if (w != NULL)
+        v->text = w;
+    v->len = vl;
+    if (v->alt) {                    /* symbols at the end: more noise */
+        unsigned cnt = o->tail_gap & NORM_GAP_COUNT;
+        unsigned bits = o->tail_gap & ~NORM_GAP_COUNT;
+        size_t e = len, k = s->nsyms;
+        while (k > 0 && e > 0 && s->syms[k - 1] == e - 1) {
+            e = s->syms[--k];
+            cnt += o->run[e] + (o->gap[e] & NORM_GAP_COUNT);
+            bits |= o->gap[e] & ~NORM_GAP_COUNT;
+        }
+        v->tail_gap = (uint8_t)(bits | (cnt < 15 ? cnt : 15));
+    }
+    return 0;
+}
+
+/* ---- confirming a hit ---------------------------------------------------- */
+
+enum { GAPS_NO, GAPS_WORD, GAPS_OK, GAPS_PENDING };
+
+/* Is entry q of the stream (window v) a leet symbol read as noise? */
+static int dropped(const policy_scratch *s, const nview *v, size_t q, int alt)
+{
+    (void)v;
+    return alt && is_sym(s, q);
+}
+
+/* The gap before kept entry q, with leet symbols left out before it
+   (alternate reading) counted as noise. */
+static unsigned eff_gap(const policy_scratch *s, const nview *v, size_t q,
+    int alt)
+{
+    unsigned g = v->gap[q - v->base], cnt = g & NORM_GAP_COUNT;
+    g &= ~NORM_GAP_COUNT;
+    while (alt && q > 0 && dropped(s, v, q - 1, alt)) {
+        q--;
+        cnt += v->run[q - v->base] + (v->gap[q - v->base] & NORM_GAP_COUNT);
+        g |= v->gap[q - v->base] & ~NORM_GAP_COUNT;
+    }
+    return g | (cnt < 15 ? cnt : 15);
+}
+
+/* The kept entry after q, or v->len. */
+static size_t next_kept(const policy_scratch *s, const nview *v, size_t q,
+    int alt)
+{
+    q += utf8_len(v->text[q - v->base]);
+    while (q < v->len && dropped(s, v, q, alt))
+        q++;
+    return q;
+}
+
+/* The kept entry before q (> 0). */
+static size_t prev_kept(const policy_scratch *s, const nview *v, size_t q,
+    int alt)
+{
+    do {
+        q--;
+        while (q > 0 && (v->text[q - v->base] & 0xC0) == 0x80)
+            q--;
+    } while (q > 0 && dropped(s, v, q, alt));
+    return q;
+}
+
+static int is_ideograph(const unsigned char *p)
+{
+    uint32_t cp;
+    if (p[0] >= 0xE3 && p[0] <= 0xE9) {
+        cp = (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 |
+            (p[2] & 0x3F);
+        return cp >= 0x3400 && cp <= 0x9FFF;
+    }
+    if (p[0] == 0xEF && p[1] >= 0xA4 && p[1] <= 0xAB)
+        return 1;                            /* U+F900-U+FAFF */
+    return p[0] == 0xF0 && p[1] >= 0xA0 && p[1] <= 0xBF;  /* U+20000- */
+}
+
+/*
+ * Is original text [a, b) white space only (and invisible characters)?
+ * Letter spacing is spaces; "Shh, it" or "Oh. Kay" is punctuation
+ * between words.
+ */
+static int only_spaces(const policy_scratch *s, size_t a, size_t b)
+{
+    const unsigned char *t = (const unsigned char *)s->text;
+    while (a < b) {
+        uint32_t cp;
+        unsigned c = t[a];
+        if (c == ' ' || c == '\t') {
+            a++;
+            continue;
+        }
+        if (c < 0xC2 || b - a < (c >= 0xE0 ? 3u : 2u))
+            return 0;
+        if (c < 0xE0) {
+            cp = (c & 0x1Fu) << 6 | (t[a + 1] & 0x3Fu);
+            a += 2;
+        } else if (c < 0xF0) {
+            cp = (c & 0x0Fu) << 12 | (t[a + 1] & 0x3Fu) << 6 |
+                (t[a + 2] & 0x3Fu);
+            a += 3;
+        } else {
+            return 0;
+        }
+        if (!(cp == 0xA0 || cp == 0xAD || (cp >= 0x2000 && cp <= 0x200F) ||
+            cp == 0x202F || (cp >= 0x205F && cp <= 0x2064) ||
+            cp == 0x3000 || cp == 0xFEFF))
+            return 0;
+    }
+    return 1;
+}
+
+#define JOIN_CONTEXT 96   /* bytes each side, as wordbreak's window */
+
+/*
+ * Whitespace between two ideographs: does ICU's dictionary segmentation
+ * of the original text with the gap [a, b) taken out see one word across
+ * it (以下是炸 药的 -> 炸药 is a word; 我很傻 逼你 -> 傻|逼 is not)?
+ * GAPS_PENDING when a session does not have the text it would read yet.
+ */
+static int joined_word(policy_scratch *s, size_t a, size_t b)
+{
+    const unsigned char *t = (const unsigned char *)s->text;
+    unsigned char buf[2 * JOIN_CONTEXT + 16];
+    size_t ws = a > JOIN_CONTEXT ? a - JOIN_CONTEXT : 0, we, n;
+    if (s->streaming && !wordbreak_decidable(s->text, s->text_len, b))
+        return GAPS_PENDING;
+    we = s->text_len - b > JOIN_CONTEXT ? b + JOIN_CONTEXT : s->text_len;
+    while (ws < a && (t[ws] & 0xC0) == 0x80)
+        ws++;
+    while (we > b && we < s->text_len && (t[we] & 0xC0) == 0x80)
+        we--;
+    n = (a - ws) + (we - b);
+    memcpy(buf, t + ws, a - ws);
+    memcpy(buf + (a - ws), t + b, we - b);
+    return wordbreak_is_boundary(&s->wb, (const char *)buf, n, a - ws) ?
+        GAPS_NO : GAPS_OK;
+}
+
+/*
+ * Does the noise inside [ns, ne) of the stream allow this match? GAPS_OK,
+ * GAPS_NO, GAPS_WORD (only for a rule with word boundaries: a space
+ * between two chunks of at most two letters, `fu ck`), or GAPS_PENDING.
+ * With `merge`, entries equal to the one before them continue the
+ * term's code point (a run across noise); with `alt`, leet symbols are
+ * noise. s->at_end is set when the look-ahead reached the stream's end.
+ */
+static int gaps_ok(policy_scratch *s, const nview *o, const cterm *t,
+    size_t ns, size_t ne, int merge, int alt)
+{
+    int max_gap = s->pol->src->max_gap, level = GAPS_OK;
+    size_t prev = ns, pn = utf8_len(o->text[ns - o->base]);
+    uint32_t i = 0;
+    for (size_t q = next_kept(s, o, ns, alt); q < ne;
+        q = next_kept(s, o, q, alt)) {
+        const unsigned char *tq = o->text + (q - o->base);
+        size_t n = utf8_len(tq[0]);
+        uint8_t g = (uint8_t)eff_gap(s, o, q, alt);
+        unsigned cnt = g & NORM_GAP_COUNT;
+        if (!merge || n != pn || memcmp(tq, o->text + (prev - o->base), n))
+            i++;                     /* the term's next code point */
+        pn = n;
+        if (cnt == 0 || (i < 64 && (t->native_gaps >> i) & 1u)) {
+            prev = q;
+            continue;
+        }
+        if ((int)cnt > max_gap || (g & NORM_GAP_BREAK))
+            return GAPS_NO;
+        if (g & NORM_GAP_SPACE) {
+            int left = (eff_gap(s, o, prev, alt) &
+                (NORM_GAP_COUNT | NORM_GAP_START)) != 0;
+            size_t nx = next_kept(s, o, q, alt);
+            int right = nx >= o->len ||
+                (eff_gap(s, o, nx, alt) & NORM_GAP_COUNT) != 0;
+            s->at_end |= nx >= o->len;
+            if (!left && !right) {
+                const unsigned char *tp = o->text + (prev - o->base);
+                if (is_ideograph(tp) && is_ideograph(tq)) {
+                    int r = joined_word(s, o->src_end[prev - o->base],
+                        o->src[q - o->base]);
+                    if (r != GAPS_OK)
+                        return r;
+                } else {
+                    /* spaces alone, two letters each side at most:
+                       "fu ck", not "pen is" or "Shh, it" */
+                    size_t p2 = prev_kept(s, o, prev, alt);
+                    size_t n2 = next_kept(s, o, nx, alt);
+                    int l2 = (eff_gap(s, o, p2, alt) &
+                        (NORM_GAP_COUNT | NORM_GAP_START)) != 0;
+                    int r2 = n2 >= o->len ||
+                        (eff_gap(s, o, n2, alt) & NORM_GAP_COUNT) != 0;
+                    s->at_end |= n2 >= o->len;
+                    if (!l2 || !r2 || !only_spaces(s,
+                            o->src_end[prev - o->base], o->src[q - o->base]))
+                        return GAPS_NO;
+                    level = GAPS_WORD;
+                }
+            }
+        }
+        prev = q;
+    }
+    return level;
+}
+
+/* Run lengths: every code point of the text as often as in the term. */
 static int runs_ok(const policy_scratch *s, const nview *o, const cterm *t,
     size_t ns, size_t ne)
 {
@@ -249,37 +853,40 @@ static int runs_ok(const policy_scratch *s, const nview *o, const cterm *t,
     return 1;
 }
 
-static int on_literal(unsigned int id, unsigned long long from,
-    unsigned long long to, unsigned int flags, void *ctx)
+/*
+ * Keep the hit of term t over stream entries [ns, ne) if its gaps, word
+ * boundaries and validators allow (runs are checked by the caller when
+ * it reads a view). Returns 0, or 1 to stop the scan (out of memory).
+ */
+static int confirm(policy_scratch *s, const cterm *t, size_t ns, size_t ne,
+    int merge, int alt, int runs)
 {
-    policy_scratch *s = ctx;
     const mgroup *g = s->grp;
-    const cterm *t = &g->terms[id];
     const norm_out *o = s->cur;
-    size_t ne = (size_t)to + s->scan_off, ns = ne - t->len;
-    (void)from;
-    (void)flags;
-
-    /* a hit must start on a code point boundary of the stream */
-    if ((o->text[ns] & 0xC0) == 0x80)
-        return 0;
+    int level = GAPS_OK;
     nview v;
-    if (view_at(s, ns, ne, &v) != 0) {
+    /* the gap rule looks up to two code points around the hit */
+    if (view_at(s, ns > 8 ? ns - 8 : 0, ne + 8 < o->len ? ne + 8 : o->len,
+            &v) != 0) {
         s->oom = 1;
         return 1;
     }
-    if ((g->flags & NORM_SKIP_NOISE) && t->ncp > 1 &&
-        !gaps_ok(s, &v, t, ns, ne))
+    s->at_end = 0;
+    if ((g->flags & NORM_SKIP_NOISE) && ns + utf8_len(o->text[ns]) < ne)
+        level = gaps_ok(s, &v, t, ns, ne, merge, alt);
+    if (level == GAPS_NO)
         return 0;
-    if (t->runs != UINT32_MAX && !runs_ok(s, &v, t, ns, ne))
+    if (runs && t->runs != UINT32_MAX && !runs_ok(s, &v, t, ns, ne))
         return 0;
     size_t os = v.src[ns - v.base], oe = v.src_end[ne - 1 - v.base];
+    unsigned tail = s->curv != NULL ? s->curv->tail_gap : o->tail_gap;
 
     /* streaming: a hit at the end of the window may still grow (repeats,
        the gap rule's look-ahead): decide it when more text is in. Noise
        after it settles both (a gap ends a run, and is what the look-ahead
-       looks for). */
-    if (s->streaming && ne == o->len && !(o->tail_gap & NORM_GAP_COUNT)) {
+       looks for). So does ICU for a space between ideographs. */
+    if (s->streaming && (level == GAPS_PENDING ||
+        ((ne == o->len || s->at_end) && !(tail & NORM_GAP_COUNT)))) {
         if (os < s->pending_from)
             s->pending_from = os;
         return 0;
@@ -288,18 +895,23 @@ static int on_literal(unsigned int id, unsigned long long from,
         const term_ref *ref = &g->refs[r];
         if (ref->rule != RULE_ALLOW) {
             const crule *cr = &s->pol->rules[ref->rule];
-            if (s->streaming && cr->src->boundary == PSRC_BOUNDARY_WORD &&
+            int word = cr->src->boundary == PSRC_BOUNDARY_WORD;
+            if (level == GAPS_WORD && !word)
+                continue;
+            if (s->streaming && word &&
                 !wordbreak_decidable(s->text, s->text_len, oe)) {
                 if (os < s->pending_from)
                     s->pending_from = os;
                 continue;
             }
-            if (cr->src->boundary == PSRC_BOUNDARY_WORD &&
+            if (word &&
                 (!wordbreak_is_boundary(&s->wb, s->text, s->text_len, os) ||
                  !wordbreak_is_boundary(&s->wb, s->text, s->text_len, oe)))
                 continue;
             if (cr->validate != NULL && !cr->validate(s->text + os, oe - os))
                 continue;
+        } else if (level == GAPS_WORD) {
+            continue;
         }
         if (push_cand(s, os, oe, ref->rule, ref->slot, (uint32_t)ns,
                 (uint32_t)ne, (int)(g - s->pol->groups)) != 0) {
@@ -308,6 +920,113 @@ static int on_literal(unsigned int id, unsigned long long from,
         }
     }
     return 0;
+}
+
+/* Repetitions of the term's code point held by kept entries [a, b). */
+static unsigned group_reps(const policy_scratch *s, size_t a, size_t b,
+    int alt)
+{
+    const norm_out *o = s->cur;
+    unsigned sum = 0;
+    nview v = { o->text, o->gap, o->run, o->src, o->src_end, 0, o->len };
+    for (size_t q = a; q < b; q += utf8_len(o->text[q]))
+        if (!dropped(s, &v, q, alt))
+            sum += o->run[q];
+    return sum;
+}
+
+/*
+ * A hit [vs, ve) of term t in view sv: pick the stream entries it covers.
+ * Each code point of the view is a group of stream entries (a run across
+ * noise; leet symbols between them in the alternate reading); the middle
+ * groups are covered whole, the first from its shortest tail and the last
+ * up to its shortest head that hold as many repetitions as the term asks.
+ * A one-code-point term matches each entry that is enough on its own (as
+ * in the stream), else the whole group if that is.
+ */
+static int view_hit(policy_scratch *s, const cterm *t, size_t vs, size_t ve)
+{
+    const sview *sv = s->curv;
+    const norm_out *o = s->cur;
+    const uint8_t *want = t->runs != UINT32_MAX ?
+        s->grp->runpool + t->runs : NULL;
+    nview v = { o->text, o->gap, o->run, o->src, o->src_end, 0, o->len };
+    size_t l0 = utf8_len(sv->text[vs]), ll, p, a0, a1, b0, b1, ns, ne;
+    uint32_t i = 0;
+    for (ll = 1; (sv->text[ve - ll] & 0xC0) == 0x80; ll++)
+        ;
+    a0 = check_view_src(sv, vs);
+    a1 = check_view_src(sv, vs + l0);
+    b0 = check_view_src(sv, ve - ll);
+    b1 = check_view_src(sv, ve);
+    if (vs + l0 == ve) {                 /* one code point */
+        unsigned need = want ? want[0] : 1, any = 0;
+        for (size_t q = a0; q < a1; q += utf8_len(o->text[q])) {
+            if (dropped(s, &v, q, sv->alt) || o->run[q] < need)
+                continue;
+            any = 1;
+            if (confirm(s, t, q, q + l0, sv->merge, sv->alt, 0))
+                return 1;
+        }
+        if (any || group_reps(s, a0, a1, sv->alt) < need)
+            return 0;
+        while (b1 > a0 + l0 && dropped(s, &v, b1 - 1, sv->alt))
+            b1--;
+        return confirm(s, t, a0, b1, sv->merge, sv->alt, 0);
+    }
+    /* the middle groups, whole */
+    for (p = vs + l0, i = 1; p < ve - ll; i++) {
+        size_t n = utf8_len(sv->text[p]);
+        if (want && group_reps(s, check_view_src(sv, p),
+                check_view_src(sv, p + n), sv->alt) < want[i])
+            return 0;
+        p += n;
+    }
+    /* the first group's shortest tail */
+    {
+        unsigned need = want ? want[0] : 1, sum = 0;
+        ns = a1;
+        while (ns > a0 && sum < need) {
+            do
+                ns--;
+            while (ns > a0 && (o->text[ns] & 0xC0) == 0x80);
+            if (!dropped(s, &v, ns, sv->alt))
+                sum += o->run[ns];
+        }
+        if (sum < need)
+            return 0;
+    }
+    /* the last group's shortest head */
+    {
+        unsigned need = want ? want[i] : 1, sum = 0;
+        ne = b0;
+        while (ne < b1 && sum < need) {
+            if (!dropped(s, &v, ne, sv->alt))
+                sum += o->run[ne];
+            ne += utf8_len(o->text[ne]);
+        }
+        if (sum < need)
+            return 0;
+    }
+    return confirm(s, t, ns, ne, sv->merge, sv->alt, 0);
+}
+
+static int on_literal(unsigned int id, unsigned long long from,
+    unsigned long long to, unsigned int flags, void *ctx)
+{
+    policy_scratch *s = ctx;
+    const cterm *t = &s->grp->terms[id];
+    const unsigned char *text = s->curv ? s->curv->text : s->cur->text;
+    size_t ne = (size_t)to + s->scan_off, ns = ne - t->len;
+    (void)from;
+    (void)flags;
+
+    /* a hit must start on a code point boundary of the stream */
+    if ((text[ns] & 0xC0) == 0x80)
+        return 0;
+    if (s->curv != NULL)
+        return view_hit(s, t, ns, ne);
+    return confirm(s, t, ns, ne, 0, 0, 1);
 }
 
 /* ---- regex rules ------------------------------------------------------ */
@@ -332,12 +1051,32 @@ static size_t stream_index(const norm_out *o, size_t from)
     return lo;
 }
 
+/* Sessions: list a regex match (valid or not) for the resume points. */
+static int push_rxm(policy_scratch *s, uint32_t rule, size_t start,
+    size_t end)
+{
+    if (s->nrxm == s->caprxm) {
+        size_t n = s->caprxm ? s->caprxm * 2 : 16;
+        struct rx_match *m = realloc(s->rxm, n * sizeof *m);
+        if (m == NULL)
+            return -1;
+        s->rxm = m;
+        s->caprxm = n;
+    }
+    s->rxm[s->nrxm].rule = rule;
+    s->rxm[s->nrxm].start = start;
+    s->rxm[s->nrxm++].end = end;
+    return 0;
+}
+
 static int run_regex(policy_scratch *s, uint32_t ri, const crule *r,
     const char *subject, size_t n, const norm_out *map)
 {
     /* matches before s->from are not wanted (a session has committed
        them); the bytes before it still serve as look-behind context */
-    PCRE2_SIZE off = map ? stream_index(map, s->from) : s->from;
+    size_t from = s->rx_min_on && s->rx_min[ri] > s->from ? s->rx_min[ri] :
+        s->from;
+    PCRE2_SIZE off = map ? stream_index(map, from) : from;
     int limited = 0;
     uint32_t opts = PCRE2_NO_UTF_CHECK |
         (s->streaming ? PCRE2_PARTIAL_HARD : 0u);
@@ -370,6 +1109,8 @@ static int run_regex(policy_scratch *s, uint32_t ri, const crule *r,
         size_t os = map ? map->src[ms] : ms;
         size_t oe = map ? map->src_end[me - 1] : me;
         int ok = r->validate == NULL || r->validate(subject + ms, me - ms);
+        if (s->rx_min_on && push_rxm(s, ri, os, oe) != 0)
+            return SLUICE_ENOMEM;
         if (ok && push_cand(s, os, oe, ri, 0, 0, 0, -1) != 0)
             return SLUICE_ENOMEM;
         off = me;
@@ -770,6 +1511,85 @@ static int decide(sluice_policy *p, policy_scratch *s, const char *text,
     return v->output != NULL ? 0 : SLUICE_ENOMEM;
 }
 
+static int scan_text(policy_scratch *s, const unsigned char *text,
+    size_t len)
+{
+    hs_error_t he = hs_scan(s->grp->db, (const char *)text + s->scan_off,
+        (unsigned)(len - s->scan_off), 0, s->hs, on_literal, s);
+    if (s->oom)
+        return SLUICE_ENOMEM;
+    if (he != HS_SUCCESS && he != HS_SCAN_TERMINATED)
+        return SLUICE_EINTERNAL;
+    return 0;
+}
+
+/*
+ * Scan group gi's stream (s->cur, from stream byte s->scan_off): as it
+ * is, or through its views: with NORM_REPEAT the merged runs, and for a
+ * leet stream that skips noise and holds leet symbols, the alternate
+ * reading too (its hits all cover a symbol; those covering none are the
+ * same in both readings, and decide() keeps one of each).
+ */
+static int scan_group(policy_scratch *s, size_t gi)
+{
+    const mgroup *g = s->grp;
+    const norm_out *o = s->cur;
+    sview *v0 = &s->view[gi][0], *v1 = &s->view[gi][1];
+    int leet = (g->flags & NORM_LEET) && (g->flags & NORM_SKIP_NOISE);
+    int rc;
+    size_t off = s->scan_off;
+    v0->active = v1->active = 0;
+    s->curv = NULL;
+    if (!(g->flags & NORM_REPEAT) && !leet)
+        return scan_text(s, o->text, o->len);
+    v0->merge = (g->flags & NORM_REPEAT) != 0;
+    v0->alt = 0;
+    s->nsyms = 0;
+    if (leet && (rc = collect_syms(s, o, s->gstart[gi])) != 0)
+        return rc;
+    if (!v0->merge && s->nsyms == 0)
+        return scan_text(s, o->text, o->len);
+    if ((rc = view_build(s, o, v0)) != 0)
+        return rc;
+    if (v0->merge) {
+        s->curv = v0;
+        s->scan_off = view_of_src(v0, off);
+    } else {
+        v0->active = 0;              /* the stream itself */
+    }
+    rc = scan_text(s, s->curv ? v0->text : o->text,
+        s->curv ? v0->len : o->len);
+    if (rc != 0 || s->nsyms == 0)
+        goto out;
+    v1->merge = v0->merge;
+    v1->alt = 1;
+    if ((rc = view_build(s, o, v1)) != 0)
+        goto out;
+    /* only around the symbols left out: a hit of this reading that
+       covers none is a hit of the other one too */
+    s->curv = v1;
+    {
+        size_t from = view_of_src(v1, off), ml = g->maxlen, k = 0;
+        while (rc == 0 && k < v1->ndrop) {
+            size_t a = v1->drop[k] > ml ? v1->drop[k] - ml : 0, b;
+            while (k < v1->ndrop && v1->drop[k] <= a + 2 * ml)
+                k++;
+            b = v1->drop[k - 1] + ml < v1->len ? v1->drop[k - 1] + ml :
+                v1->len;
+            if (a < from)
+                a = from;
+            if (b <= a)
+                continue;
+            s->scan_off = a;
+            rc = scan_text(s, v1->text, b);
+        }
+    }
+out:
+    s->curv = NULL;
+    s->scan_off = off;
+    return rc;
+}
+
 static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
     size_t len, size_t *invalid)
 {
@@ -794,10 +1614,18 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
         s->win_of = NULL;
         s->nwin = 0;
         s->gstart[i] = start;
-        /* the text alone; metadata only around hits (view_at) */
-        if (norm_text_lazy(p->nt, g->flags, text + start, len - start, start,
-                o) != 0)
+        /* the text alone; metadata only around hits (view_at), except
+           where views need it all (runs, leet symbols) */
+        if (g->flags & NORM_LEET) {
+            norm_state st;
+            norm_state_init(&st, g->flags, start);
+            o->lazy = 0;
+            if (norm_feed(p->nt, &st, text + start, len - start, 1, o) != 0)
+                return SLUICE_ENOMEM;
+        } else if (norm_text_lazy(p->nt, g->flags, text + start,
+                       len - start, start, o) != 0) {
             return SLUICE_ENOMEM;
+        }
         /* only a stream of the whole text can vouch for its UTF-8 */
         if (start == 0 && !have_invalid) {
             *invalid = o->invalid;
@@ -818,12 +1646,9 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
                 s->win_of = o;   /* the window holds the scan's start */
             }
         }
-        hs_error_t he = hs_scan(g->db, (const char *)o->text + s->scan_off,
-            (unsigned)(o->len - s->scan_off), 0, s->hs, on_literal, s);
-        if (s->oom)
-            return SLUICE_ENOMEM;
-        if (he != HS_SUCCESS && he != HS_SCAN_TERMINATED)
-            return SLUICE_EINTERNAL;
+        int rc = scan_group(s, i);
+        if (rc != 0)
+            return rc;
     }
     if (!have_invalid && normalized) {
         *invalid = 1;   /* unknown: regexes then read a sanitized copy */
@@ -843,6 +1668,7 @@ int check_window(sluice_policy *p, policy_scratch *s, const char *text,
     int rc;
 
     s->from = from;
+    s->nrxm = 0;
     s->ncands = 0;
     s->oom = 0;
     s->pol = p;
@@ -851,9 +1677,12 @@ int check_window(sluice_policy *p, policy_scratch *s, const char *text,
     s->streaming = streaming;
     s->pending_from = len;
     s->limited = 0;
-    if ((rc = match_all(p, s, text, len, invalid)) != 0)
+    if ((rc = match_all(p, s, text, len, invalid)) != 0) {
+        s->rx_min_on = 0;
         return rc;
+    }
     rc = run_regexes(p, s, text, len, *invalid);
+    s->rx_min_on = 0;
     if (rc == SLUICE_ELIMIT)
         s->limited = 1;
     else if (rc != 0)
@@ -877,6 +1706,18 @@ int check_window(sluice_policy *p, policy_scratch *s, const char *text,
     if (s->ncands > 1)
         qsort(s->cands, s->ncands, sizeof *s->cands, cmp_cand);
     apply_allow(s);
+    /* one candidate per (start, end, rule): two readings of a stream (or
+       two terms of a rule) may find the same span, and a session commits
+       every candidate it is given */
+    size_t k = 0;
+    for (size_t i = 0; i < s->ncands; i++) {
+        if (k > 0 && s->cands[k - 1].start == s->cands[i].start &&
+            s->cands[k - 1].end == s->cands[i].end &&
+            s->cands[k - 1].rule == s->cands[i].rule)
+            continue;
+        s->cands[k++] = s->cands[i];
+    }
+    s->ncands = k;
     return 0;
 }
 

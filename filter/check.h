@@ -23,6 +23,35 @@ typedef struct cand {
     int keep;              /* PSRC_ALL: part of a complete window */
 } cand;
 
+/*
+ * A view of a normalized stream as the literal automaton reads it
+ * (matching.md, "Runs across noise" and "Leet symbols as noise"): the
+ * stream's text where a code point equal to the one before it is merged
+ * into it (NORM_REPEAT: a run goes on across noise), and, in the
+ * alternate reading of a leet stream, where an entry that is a symbol
+ * read as a letter (| ! @ $ ( + -> i i a s c t) is left out as noise.
+ * Removals are recorded sparsely: from view byte vpos[k] on (up to the
+ * next record) view byte p is stream byte p - vpos[k] + spos[k]. Where
+ * nothing is removed, text is the stream's own text.
+ */
+typedef struct sview {
+    const unsigned char *text;
+    size_t len;
+    unsigned char *buf;            /* owned: the text when it differs */
+    size_t cap;
+    uint32_t *vpos, *spos;         /* removal records, ascending */
+    size_t nrec, caprec;
+    uint32_t *drop;                /* alt: view offsets of the symbols
+                                      left out (every hit of the reading
+                                      that differs covers one) */
+    size_t ndrop, capdrop;
+    int merge;                     /* equal neighbours merged */
+    int alt;                       /* leet symbols left out */
+    int active;                    /* built for the current check */
+    uint8_t tail_gap;              /* the stream's tail_gap, plus the
+                                      symbols left out at its end */
+} sview;
+
 struct policy_scratch {
     policy_scratch *next;          /* pool link */
     hs_scratch_t *hs;
@@ -52,12 +81,28 @@ struct policy_scratch {
     size_t from;                   /* only matches starting here count */
     size_t scan_off;               /* stream offset the current scan began */
     uint8_t *rx_hit;               /* per rule: its regex prefilter fired */
+    /* sessions: a regex resumes where its last match before the commit
+       frontier ended, as a whole-text scan does (check_window reads
+       rx_min when rx_min_on, then clears rx_min_on); every match found
+       (valid or not) is listed in rxm */
+    size_t *rx_min;                /* per rule: no match starts before */
+    int rx_min_on;
+    struct rx_match { uint32_t rule; size_t start, end; } *rxm;
+    size_t nrxm, caprxm;
     size_t gstart[MAX_GROUPS];     /* input offset each group's stream
                                       starts at (sessions: near `from`) */
     norm_out win;                  /* metadata around hits of a lazy stream */
     size_t win_base;
     const norm_out *win_of;        /* the stream win belongs to, or NULL */
     unsigned nwin;                 /* windows built for the current stream */
+    sview view[MAX_GROUPS][2];     /* per group: [0] merged runs, [1] the
+                                      alternate (leet symbols as noise) */
+    const sview *curv;             /* the view being scanned, or NULL for
+                                      the stream's own text */
+    int at_end;                    /* gaps_ok looked past the stream end */
+    uint32_t *syms;                /* entries of the current stream that
+                                      are leet symbols, ascending */
+    size_t nsyms, capsyms;
 };
 
 policy_scratch *scratch_new(const sluice_policy *p);
@@ -86,6 +131,16 @@ int check_window(sluice_policy *p, policy_scratch *s, const char *text,
  * check_window) starts. Returns 0 or SLUICE_ENOMEM.
  */
 int check_stream_src(policy_scratch *s, size_t g, size_t q, size_t *src);
+
+/*
+ * The view of group g a session tests for term prefixes: which = 0 the
+ * merged runs, 1 the alternate reading. NULL when the last check_window
+ * built none (the stream's own text is what was scanned).
+ */
+const sview *check_view(const policy_scratch *s, size_t g, int which);
+
+/* Stream byte of view byte p (p <= v->len). */
+size_t check_view_src(const sview *v, size_t p);
 
 /* The term (as written) a candidate matched, or NULL for a regex. */
 const char *check_cand_term(const sluice_policy *p, const cand *c);

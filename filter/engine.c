@@ -12,6 +12,11 @@
  * verdict into a block with reason "ledger_unavailable"; open keeps it,
  * says "ledger_unavailable_fail_open", and the ledger writes a gap record
  * (how many decisions, when) once it can write again.
+ *
+ * Labels (filter/label.c): once recorded, a whole-text verdict gets the
+ * explicit label in its output and the implicit label, whose ProduceID is
+ * the record's hash; a check that fails after check_run() frees its
+ * verdict, so *out is NULL on every error.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,6 +24,7 @@
 
 #include "filter/check.h"
 #include "filter/engine.h"
+#include "filter/label.h"
 #include "filter/verdict.h"
 #include "ledger/ledger.h"
 
@@ -202,9 +208,16 @@ int sluice_check(sluice_engine *e, const char *text, size_t len,
         policy_scratch_put(p, s);
         if (rc == 0)
             rc = engine_record(e, *out, meta, text ? text : "", len);
-        if (rc != 0)
+        /* labels come after the record: a fail-closed block is never
+           labelled, and the implicit label names the record */
+        if (rc == 0)
+            rc = label_apply(*out, text ? text : "", len);
+        if (rc != 0) {
+            sluice_verdict_free(*out);
+            *out = NULL;
             psrc_error(err, rc, NULL, 0, "check failed: %s",
                 sluice_strerror(rc));
+        }
     }
     sluice_policy_unref(p);
     return rc;

@@ -200,13 +200,31 @@ struct norm_tables {
 static const char leet_from[] = "4@8(3691!|05$7+2";
 static const char leet_to[]   = "aabceggiiiossttz";
 
-/* Line breaks and CJK / full-width punctuation (judged before NFKC). */
+/*
+ * Breaks (judged before NFKC): what ends a line, a clause or a sentence
+ * in CJK writing, and the paired quotes and brackets that delimit a unit
+ * of text. Not the full-width forms of ASCII symbols (＊ ． ／ ＿ ～ ｜),
+ * nor middle dots (· ・ ･): those join or separate letters the way their
+ * ASCII forms do, and ASCII punctuation is never a break.
+ */
 static const uint32_t break_ranges[][2] = {
-    { 0x000A, 0x000D }, { 0x0085, 0x0085 }, { 0x00B7, 0x00B7 },
-    { 0x2018, 0x201F }, { 0x2026, 0x2026 }, { 0x2028, 0x2029 },
-    { 0x3001, 0x3003 }, { 0x3008, 0x3011 }, { 0x3014, 0x301F },
-    { 0x30FB, 0x30FB }, { 0xFF01, 0xFF0F }, { 0xFF1A, 0xFF20 },
-    { 0xFF3B, 0xFF40 }, { 0xFF5B, 0xFF65 },
+    /* line breaks */
+    { 0x000A, 0x000D }, { 0x0085, 0x0085 }, { 0x2028, 0x2029 },
+    /* clause and sentence ends: … 、 。 ！ ， ： ； ？ ｡ ､ and their
+       vertical and small forms */
+    { 0x2026, 0x2026 }, { 0x3001, 0x3002 }, { 0xFE10, 0xFE16 },
+    { 0xFE19, 0xFE19 }, { 0xFE50, 0xFE51 }, { 0xFE54, 0xFE57 },
+    { 0xFF01, 0xFF01 }, { 0xFF0C, 0xFF0C }, { 0xFF1A, 0xFF1B },
+    { 0xFF1F, 0xFF1F }, { 0xFF61, 0xFF61 }, { 0xFF64, 0xFF64 },
+    /* quotes and brackets: ‘ ’ “ ” 〈 〉 《 》 「 」 『 』 【 】 〔 〕 〖 〗
+       〘 〙 〚 〛 〝 〞 〟 ＂ ＇ （ ） ［ ］ ｛ ｝ ｟ ｠ ｢ ｣ and their
+       vertical and small forms */
+    { 0x2018, 0x201F }, { 0x3008, 0x3011 }, { 0x3014, 0x301B },
+    { 0x301D, 0x301F }, { 0xFE17, 0xFE18 }, { 0xFE35, 0xFE44 },
+    { 0xFE47, 0xFE48 }, { 0xFE59, 0xFE5E }, { 0xFF02, 0xFF02 },
+    { 0xFF07, 0xFF09 }, { 0xFF3B, 0xFF3B }, { 0xFF3D, 0xFF3D },
+    { 0xFF5B, 0xFF5B }, { 0xFF5D, 0xFF5D }, { 0xFF5F, 0xFF60 },
+    { 0xFF62, 0xFF63 },
 };
 
 /* Ignorable beyond Default_Ignorable_Code_Point (all DI in ICU 72). */
@@ -355,17 +373,61 @@ static unsigned map_each(const norm_tables *t, unsigned which,
  * The mapping steps of `f` (NFKC_CF, then TS, then CONF) applied to cp,
  * whose base entry is `be`. Result in cps (FOLD_MAX); returns its length.
  */
+static int is_han(uint32_t c)
+{
+    for (size_t r = 0; r < NELEM(han_ranges); r++)
+        if (c >= han_ranges[r][0] && c <= han_ranges[r][1])
+            return 1;
+    return 0;
+}
+
+/*
+ * With NFKC_Casefold and confusables both on: does cp take its own
+ * skeleton instead of the skeleton of its fold cps[0..n)? Case folding to
+ * a non-ASCII letter can change how it looks (Cyrillic В Н Т -> в н т,
+ * Greek Κ Η -> κ η, lunate sigma ϲ -> σ, which looks like o), so such a
+ * code point is read by its own skeleton when that is ASCII letters or
+ * digits. A fold to ASCII (Ｉ Ⅰ ﬁ -> i i fi) is a compatibility or case
+ * variant of those letters and is kept; so is a fold holding an
+ * ideograph (㈤ ㆒ stay Chinese numerals), and symbols and punctuation
+ * (˛) stay what their category says (noise).
+ */
+static int own_skeleton(const uint32_t *cps, unsigned n)
+{
+    int ascii = 1;
+    for (unsigned k = 0; k < n; k++) {
+        if (is_han(cps[k]))
+            return 0;
+        ascii &= cps[k] < 0x80;
+    }
+    return n > 0 && !ascii;
+}
+
 static unsigned steps(const norm_tables *t, unsigned f, uint32_t cp,
     uint32_t be, uint32_t *cps)
 {
-    unsigned n = 1;
+    unsigned n = 1, own = 0;
+    uint32_t ce = 0;
     cps[0] = cp;
     if (f & NORM_NFKC_CASEFOLD)
         n = entry_cps(t, be, cp, cps, 0);
+    if ((f & NORM_NFKC_CASEFOLD) && (f & NORM_CONFUSABLES) && cp >= 0x80 &&
+        !(be & E_NOISE) && own_skeleton(cps, n)) {
+        unsigned kind;
+        ce = tab_get(t, IX_CONF, cp);
+        kind = (ce & E_KIND) >> E_KSHIFT;
+        own = kind == K_SINGLE || kind == K_EXPAND;  /* ASCII (K_DELETE:
+                                                        a mark) */
+    }
     if (f & NORM_TRAD_SIMP)
         n = map_each(t, IX_TS, cps, n);
     if (f & NORM_CONFUSABLES)
         n = map_each(t, IX_CONF, cps, n);
+    /* Skeletons are case-sensitive: capital I and small l share the
+       skeleton l. A fold that says i (Ì Ι І -> ì ι і -> i) knows better. */
+    if (own && !(n == 1 && cps[0] == 'i' && ce == ((K_SINGLE << E_KSHIFT) |
+        'l')))
+        n = entry_cps(t, ce, cp, cps, 0);
     return n;
 }
 
@@ -1349,6 +1411,23 @@ void norm_tables_free(norm_tables *t)
     free(t->ix);
     free(t->pool);
     free(t);
+}
+
+int norm_is_leet_symbol(const norm_tables *t, unsigned flags, uint32_t cp)
+{
+    uint32_t e;
+    assert(t != NULL);
+    if (cp >= CP_LIMIT || !(flags & NORM_LEET))
+        return 0;
+    if (cp < 0x80)
+        return leet_of(cp) != 0 &&
+            (t->acls[flags & NORM_NFKC_CASEFOLD ? 1 : 0][cp] & C_NOISE);
+    if (combo(flags) == 0)
+        return 0;                        /* stays itself: not ASCII */
+    e = tab_get(t, IX_COMP + combo(flags), cp);
+    if ((flags & NORM_IGNORABLE) && (e & E_IGN))
+        return 0;
+    return (e & E_NOISE) && (e & E_LEET);
 }
 
 int norm_is_noise(const norm_tables *t, uint32_t cp)

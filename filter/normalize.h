@@ -145,4 +145,14 @@ int norm_lazy_find(const norm_tables *t, unsigned flags, const char *in,
 /* Classification of a code point under the tables, for tests and lint. */
 int norm_is_noise(const norm_tables *t, uint32_t cp);
 
+/*
+ * 1 if cp, under `flags` (NORM_LEET among them), is noise that leet reads
+ * as letters: @ ( ! | $ +, their full-width and small forms, ‼ ... (all
+ * noise without leet, holding a leet character). The matcher reads such
+ * a letter both ways (matching.md). Every one beyond ASCII is encoded
+ * with lead byte 0xE2 or 0xEF (the tests check it), which the matcher's
+ * search for them relies on.
+ */
+int norm_is_leet_symbol(const norm_tables *t, unsigned flags, uint32_t cp);
+
 #endif

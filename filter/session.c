@@ -32,6 +32,7 @@
 
 #include "filter/check.h"
 #include "filter/engine.h"
+#include "filter/label.h"
 #include "filter/verdict.h"
 
 #define DEFAULT_MAX_HELD ((size_t)1 << 20)
@@ -64,6 +65,9 @@ struct sluice_session {
     size_t kept;                /* spans kept for the verdict (cap) */
     int truncated;
     uint8_t *fired;
+    uint64_t *rx_end;           /* per rule: end of its last regex match
+                                   starting before F (absolute); the
+                                   next starts there at the earliest */
     int action;
     const char *reason;
 
@@ -79,6 +83,10 @@ struct sluice_session {
     sluice_verdict *stop_verdict;
     void *digest_ledger;        /* ledger whose key digests the output */
     crypto_generichash_blake2b_state digest;
+    /* a leading explicit label (hold_for_label, emit_lead_label) */
+    int lead;                   /* LEAD_*: 0 until the first step */
+    int lead_zh;                /* its language, once LEAD_READY */
+    size_t lead_scan;           /* input looked at for its language */
 };
 
 /* ---- small buffers ------------------------------------------------------ */
@@ -183,11 +191,14 @@ int sluice_session_new(sluice_session **out, sluice_engine *e,
     s->digest_ledger = engine_digest_start(e, &s->digest);
     s->scratch = policy_scratch_get(s->pol);
     s->fired = calloc(s->pol->nrules ? s->pol->nrules : 1, 1);
+    s->rx_end = calloc(s->pol->nrules ? s->pol->nrules : 1,
+        sizeof *s->rx_end);
     /* never NULL, even before the first byte: the matchers (PCRE2) take
        an empty text as a pointer and a length, not as NULL */
     s->bcap = 1024;
     s->buf = malloc(s->bcap);
-    if (s->scratch == NULL || s->fired == NULL || s->buf == NULL ||
+    if (s->scratch == NULL || s->fired == NULL || s->rx_end == NULL ||
+        s->buf == NULL ||
         copy_meta(s, meta) != 0) {
         sluice_session_free(s);
         return psrc_error(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
@@ -210,6 +221,7 @@ void sluice_session_free(sluice_session *s)
     free(s->buf);
     free(s->spans);
     free(s->fired);
+    free(s->rx_end);
     free(s->out);
     free(s);
 }
@@ -299,20 +311,39 @@ static int prefix_hold(const sluice_policy *p, policy_scratch *sc,
     *hold = none;
     if (g->nterms == 0 || o->len == 0)
         return 0;
-    /* noise past the gap rule's limit after the stream's end: no suffix
-       can continue into a term, unless the term has noise of its own there */
-    unsigned tg = o->tail_gap;
-    int blocked = (g->flags & NORM_SKIP_NOISE) &&
-        ((int)(tg & NORM_GAP_COUNT) > p->src->max_gap ||
-         (tg & NORM_GAP_BREAK));
-    if (blocked && !g->native_gaps)
-        return 0;
-    size_t from = o->len > g->maxlen ? o->len - g->maxlen : 0;
-    for (size_t q = from; q < o->len; q++) {
-        if ((o->text[q] & 0xC0) == 0x80)
+    /* the texts the terms were looked for in: the stream, or its views
+       (runs merged across noise; leet symbols read as noise) */
+    for (int k = -1; k < 2; k++) {
+        const sview *v = k < 0 ? NULL : check_view(sc, gi, k);
+        const unsigned char *text = v ? v->text : o->text;
+        size_t len = v ? v->len : o->len, h;
+        unsigned tg = v ? v->tail_gap : o->tail_gap;
+        if (k < 0 && check_view(sc, gi, 0) != NULL)
+            continue;                    /* the merged view replaces it */
+        if (k >= 0 && v == NULL)
             continue;
-        if (is_term_prefix(g, o->text + q, o->len - q, blocked))
-            return check_stream_src(sc, gi, q, hold);
+        /* noise past the gap rule's limit after the end: no suffix can
+           continue into a term, unless the term has noise of its own
+           there */
+        int blocked = (g->flags & NORM_SKIP_NOISE) &&
+            ((int)(tg & NORM_GAP_COUNT) > p->src->max_gap ||
+             (tg & NORM_GAP_BREAK));
+        if (blocked && !g->native_gaps)
+            continue;
+        size_t from = len > g->maxlen ? len - g->maxlen : 0;
+        for (size_t q = from; q < len; q++) {
+            if ((text[q] & 0xC0) == 0x80)
+                continue;
+            if (!is_term_prefix(g, text + q, len - q, blocked))
+                continue;
+            int rc = check_stream_src(sc, gi, v ? check_view_src(v, q) : q,
+                &h);
+            if (rc != 0)
+                return rc;
+            if (h < *hold)
+                *hold = h;
+            break;
+        }
     }
     return 0;
 }
@@ -436,6 +467,11 @@ static void trim(sluice_session *s)
 /* ---- the step ------------------------------------------------------------ */
 
 static int make_verdict(sluice_session *s, sluice_verdict **out);
+static uint64_t hold_for_label(sluice_session *s, uint64_t R, size_t wend,
+    int final);
+static int emit_lead_label(sluice_session *s);
+static int finish_labels(sluice_session *s, sluice_release *out,
+    sluice_verdict *v);
 
 /* Record v with the digest of everything fed so far. */
 static int record(sluice_session *s, sluice_verdict *v)
@@ -487,6 +523,12 @@ static int step(sluice_session *s, int final, sluice_release *r)
     r->stop = 0;
     s->olen = 0;
     scan_cjk(s, s->base + wend);
+    /* a whole-text scan looks for a regex's next match from the end of
+       its last one: so does the window, past the frontier */
+    for (size_t i = 0; i < p->nrules; i++)
+        sc->rx_min[i] = s->rx_end[i] > s->base ?
+            (size_t)(s->rx_end[i] - s->base) : 0;
+    sc->rx_min_on = 1;
     if ((rc = check_window(p, sc, s->buf, wend, !final,
              (size_t)(s->frontier - s->base), &inv)) != 0)
         return rc;
@@ -507,6 +549,11 @@ static int step(sluice_session *s, int final, sluice_release *r)
         if (a >= s->frontier && a < R && (rc = commit(s, &sc->cands[i])) != 0)
             return rc;
     }
+    for (size_t i = 0; i < sc->nrxm; i++) {
+        const struct rx_match *m = &sc->rxm[i];
+        if (s->base + m->start < R && s->base + m->end > s->rx_end[m->rule])
+            s->rx_end[m->rule] = s->base + m->end;
+    }
     s->frontier = R;
     if (sc->limited)
         return stop_with(s, "regex_limit", r);
@@ -514,7 +561,8 @@ static int step(sluice_session *s, int final, sluice_release *r)
         return stop_with(s, NULL, r);
     if (s->total - R > s->max_held)
         return stop_with(s, "session_limit", r);
-    if ((rc = release(s, R)) != 0)
+    if ((rc = release(s, hold_for_label(s, R, wend, final))) != 0 ||
+        (rc = emit_lead_label(s)) != 0)
         return rc;
     r->data = s->out ? s->out : "";
     r->len = s->olen;
@@ -645,9 +693,80 @@ int sluice_session_finish(sluice_session *s, sluice_release *out,
     if ((rc = make_verdict(s, verdict)) != 0)
         return rc;
     rc = record(s, *verdict);
+    if (rc == 0)
+        rc = finish_labels(s, out, *verdict);
     if (rc != 0) {
         sluice_verdict_free(*verdict);
         *verdict = NULL;
     }
     return rc;
+}
+
+/* ---- labels (filter/label.c, docs/labels.md) --------------------------- */
+
+enum { LEAD_UNSET = 0, LEAD_NONE, LEAD_WAIT, LEAD_READY, LEAD_SENT };
+
+/*
+ * How far step() may release, given the commit point R. With `always` and
+ * `position: start` the explicit label goes before the first released
+ * byte, in a language that may depend on the text's first letter
+ * (label_start_zh): until that is known, nothing is released. Nothing
+ * released means nothing trimmed, so the buffer still starts at byte 0.
+ */
+static uint64_t hold_for_label(sluice_session *s, uint64_t R, size_t wend,
+    int final)
+{
+    if (s->lead == LEAD_UNSET)
+        s->lead = label_leads(s->pol) ? LEAD_WAIT : LEAD_NONE;
+    if (s->lead != LEAD_WAIT)
+        return R;
+    int zh = label_start_zh(s->pol, s->buf, wend, &s->lead_scan, final);
+    if (zh < 0)
+        return s->released;
+    s->lead_zh = zh;
+    s->lead = LEAD_READY;
+    return R;
+}
+
+/* Put the leading label and its separator before the first bytes
+   released (s->out holds this step's release). */
+static int emit_lead_label(sluice_session *s)
+{
+    if (s->lead != LEAD_READY || s->released == 0)
+        return 0;
+    const char *lab = label_text(s->pol, s->lead_zh);
+    const char *sep = label_separator(s->pol);
+    size_t ll = strlen(lab), sl = strlen(sep), old = s->olen;
+    int rc;
+    if ((rc = out_put(s, lab, ll)) != 0 || (rc = out_put(s, sep, sl)) != 0)
+        return rc;
+    memmove(s->out + ll + sl, s->out, old);
+    memcpy(s->out, lab, ll);
+    memcpy(s->out + ll, sep, sl);
+    s->lead = LEAD_SENT;
+    return 0;
+}
+
+/*
+ * The finished, recorded verdict v of a session that was not stopped:
+ * a label at the end joins the last release (*out), and v gets its label
+ * fields as a whole-text check of the same text would.
+ */
+static int finish_labels(sluice_session *s, sluice_release *out,
+    sluice_verdict *v)
+{
+    int plan = label_plan(v);
+    if (plan == SLUICE_LABEL_AT_START && s->lead == LEAD_SENT)
+        return label_finish(v, plan, s->lead_zh);
+    if (plan != SLUICE_LABEL_AT_END || s->total == 0)
+        return label_finish(v, LABEL_NONE, 0);
+    int zh = label_end_zh(s->pol, s->first_cjk != UINT64_MAX);
+    const char *lab = label_text(s->pol, zh), *sep = label_separator(s->pol);
+    int rc;
+    if ((rc = out_put(s, sep, strlen(sep))) != 0 ||
+        (rc = out_put(s, lab, strlen(lab))) != 0)
+        return rc;
+    out->data = s->out;
+    out->len = s->olen;
+    return label_finish(v, plan, zh);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "filter/check.h"
+#include "filter/label.h"
 #include "filter/verdict.h"
 #include "rules/policy.h"
 
@@ -107,6 +108,52 @@ int sluice_verdict_record(const sluice_verdict *v, uint64_t *seq,
     if (hash != NULL)
         memcpy(hash, v->record_hash, 32);
     return 1;
+}
+
+/* ---- labels ------------------------------------------------------------ */
+
+const char *sluice_verdict_label(const sluice_verdict *v,
+    sluice_label_position *position)
+{
+    if (position != NULL)
+        *position = v != NULL && v->label != NULL ?
+            (sluice_label_position)v->label_pos : SLUICE_LABEL_AT_START;
+    return v != NULL ? v->label : NULL;
+}
+
+/* The standard's metadata keys, in its order (= sluice_aigc_field);
+ * arrays, not pointers, so that the table is plain .rodata. */
+static const char aigc_keys[][18] = {
+    "Label", "ContentProducer", "ProduceID", "ReservedCode1",
+    "ContentPropagator", "PropagateID", "ReservedCode2"
+};
+#define AIGC_NFIELDS (sizeof aigc_keys / sizeof aigc_keys[0])
+
+const char *sluice_verdict_aigc(const sluice_verdict *v,
+    sluice_aigc_field field)
+{
+    const psrc_label *l;
+
+    if (v == NULL || !v->aigc)
+        return NULL;
+    l = &v->policy->src->label;
+    switch (field) {
+    case SLUICE_AIGC_LABEL:
+        return "1";        /* GB 45438: 1 = AI-generated content */
+    case SLUICE_AIGC_CONTENT_PRODUCER:
+        return l->producer;
+    case SLUICE_AIGC_PRODUCE_ID:
+        return v->produce_id;
+    case SLUICE_AIGC_RESERVED_CODE1:
+        return l->reserved1 != NULL ? l->reserved1 : "";
+    case SLUICE_AIGC_CONTENT_PROPAGATOR:
+        return l->propagator != NULL ? l->propagator : "";
+    case SLUICE_AIGC_PROPAGATE_ID:
+        return l->propagator != NULL ? v->produce_id : "";
+    case SLUICE_AIGC_RESERVED_CODE2:
+        return l->reserved2 != NULL ? l->reserved2 : "";
+    }
+    return NULL;
 }
 
 int verdict_force_block(sluice_verdict *v, const char *reason,
@@ -241,6 +288,62 @@ static void jcstr(jbuf *b, const char *s)
     jstr(b, s, strlen(s));
 }
 
+/* As jstr, with every non-ASCII character as \uXXXX (a surrogate pair
+ * above U+FFFF): JSON that is plain ASCII, fit for an HTTP header. */
+static void jstr_ascii(jbuf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    char esc[16];
+    size_t i = 0, k;
+    uint32_t cp;
+
+    jput(b, "\"", 1);
+    while (i < n) {
+        if (u[i] >= 0x20 && u[i] < 0x7F) {
+            if (u[i] == '"' || u[i] == '\\')
+                jput(b, "\\", 1);
+            jput(b, s + i, 1);
+            i++;
+            continue;
+        }
+        k = u[i] < 0x80 ? 1 : utf8_valid(u + i, n - i);
+        if (k == 0) {
+            jlit(b, "\\ufffd");
+            i++;
+            continue;
+        }
+        cp = k == 1 ? u[i] : k == 2 ? (uint32_t)(u[i] & 0x1F) : k == 3 ?
+            (uint32_t)(u[i] & 0x0F) : (uint32_t)(u[i] & 0x07);
+        for (size_t j = 1; j < k; j++)
+            cp = cp << 6 | (u[i + j] & 0x3F);
+        if (cp >= 0x10000)
+            snprintf(esc, sizeof esc, "\\u%04x\\u%04x",
+                (unsigned)(0xD800 + ((cp - 0x10000) >> 10)),
+                (unsigned)(0xDC00 + ((cp - 0x10000) & 0x3FF)));
+        else
+            snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
+        jlit(b, esc);
+        i += k;
+    }
+    jput(b, "\"", 1);
+}
+
+/* The AIGC object of a verdict that carries one. */
+static void jaigc(jbuf *b, const sluice_verdict *v, int ascii)
+{
+    for (size_t f = 0; f < AIGC_NFIELDS; f++) {
+        const char *val = sluice_verdict_aigc(v, (sluice_aigc_field)f);
+        jlit(b, f ? ",\"" : "{\"");
+        jlit(b, aigc_keys[f]);
+        jlit(b, "\":");
+        if (ascii)
+            jstr_ascii(b, val, strlen(val));
+        else
+            jcstr(b, val);
+    }
+    jlit(b, "}");
+}
+
 static void jnum(jbuf *b, long long v)
 {
     char t[32];
@@ -286,6 +389,16 @@ int sluice_verdict_json(const sluice_verdict *v, char **out, size_t *len)
         jlit(&b, ",\"spans_truncated\":true");
     jlit(&b, ",\"output\":");
     jstr(&b, v->output, v->output_len);
+    if (v->label != NULL) {
+        jlit(&b, ",\"label\":{\"text\":");
+        jcstr(&b, v->label);
+        jlit(&b, v->label_pos == SLUICE_LABEL_AT_END ?
+            ",\"position\":\"end\"}" : ",\"position\":\"start\"}");
+    }
+    if (v->aigc) {
+        jlit(&b, ",\"aigc\":");
+        jaigc(&b, v, 0);
+    }
     jlit(&b, ",\"policy\":{\"id\":");
     jcstr(&b, sluice_policy_id(v->policy));
     jlit(&b, ",\"version\":");
@@ -331,6 +444,29 @@ int sluice_verdict_json(const sluice_verdict *v, char **out, size_t *len)
     }
     *out = b.p;
     if (len)
+        *len = b.len;
+    return 0;
+}
+
+int sluice_verdict_aigc_json(const sluice_verdict *v, char **out,
+    size_t *len)
+{
+    jbuf b = {0};
+
+    if (v == NULL || out == NULL)
+        return SLUICE_EINVAL;
+    *out = NULL;
+    if (len != NULL)
+        *len = 0;
+    if (!v->aigc)
+        return 0;
+    jaigc(&b, v, 1);
+    if (b.oom) {
+        free(b.p);
+        return SLUICE_ENOMEM;
+    }
+    *out = b.p;
+    if (len != NULL)
         *len = b.len;
     return 0;
 }

@@ -25,6 +25,12 @@ struct sluice_verdict {
     int recorded;
     uint64_t record_seq;
     unsigned char record_hash[32];
+    /* labels (filter/label.c), set once the verdict is recorded */
+    const char *label;       /* the explicit label in the output (borrowed
+                                from the policy), or NULL */
+    int label_pos;           /* sluice_label_position of `label` */
+    int aigc;                /* 1: the verdict carries the implicit label */
+    char produce_id[65];     /* its ProduceID, lower-case hex */
 };
 
 /*

@@ -282,8 +282,9 @@ SLUICE_API const sluice_policy *sluice_verdict_policy(const sluice_verdict *v);
 
 /*
  * The verdict as one line of JSON (no newline): action, rules,
- * categories, spans, output, policy {id, version, hash, signed},
- * invalid_utf8. *out is malloc'd and the caller's (free()).
+ * categories, spans, output, label {text, position} and aigc {...} when
+ * the output carries them (see "Labels"), policy {id, version, hash,
+ * signed}, invalid_utf8. *out is malloc'd and the caller's (free()).
  */
 SLUICE_API SLUICE_WUR int sluice_verdict_json(const sluice_verdict *v,
     char **out, size_t *len);
@@ -353,6 +354,84 @@ SLUICE_API size_t sluice_session_held(const sluice_session *s);
 
 /* Free the session (NULL is a no-op). */
 SLUICE_API void sluice_session_free(sluice_session *s);
+
+/* ------------------------------------------------------------------------
+ * Labels (GB 45438-2025, docs/labels.md)
+ *
+ * A policy's `label:` section and its `label` action mark outputs as
+ * AI-generated, as China's labelling measures and GB 45438 ask: an
+ * explicit label (a short text such as "本内容由人工智能生成" at the start
+ * or end of the released output) and an implicit label (the "AIGC"
+ * metadata object, for the caller to embed in an HTTP header, a JSON
+ * field or a file's metadata). Which outputs get which:
+ *
+ *   - explicit: every output that is not blocked, when the policy says
+ *     `always: true` (at `position`); otherwise outputs on which a rule
+ *     with action `label` fired (also when a redaction outranks it), at
+ *     the end. An empty output gets no explicit label. A blocked output
+ *     (the refusal) never does.
+ *   - implicit: every output that gets the explicit label (or would,
+ *     were it not empty), or with `implicit: all` every output that is
+ *     not blocked.
+ *
+ * The explicit label is part of sluice_verdict_output() for whole-text
+ * checks, and part of what a session releases (docs/labels.md says when).
+ * The calls below read both from a verdict; sluice_verdict_json() has
+ * them as "label" and "aigc". Verdicts are one thread at a time; the
+ * strings returned are borrowed and live as long as the verdict.
+ * ---------------------------------------------------------------------- */
+
+/* Where the explicit label sits in the released output. */
+typedef enum sluice_label_position {
+    SLUICE_LABEL_AT_START = 0,   /* label, separator, text */
+    SLUICE_LABEL_AT_END = 1      /* text, separator, label */
+} sluice_label_position;
+
+/*
+ * The explicit label the verdict's output carries (the policy's zh or en
+ * text, without the separator), or NULL when it carries none. *position
+ * (may be NULL) gets where it is.
+ */
+SLUICE_API const char *sluice_verdict_label(const sluice_verdict *v,
+    sluice_label_position *position);
+
+/* The fields of the implicit label, in the standard's order and with its
+   names (the keys of the AIGC JSON object). */
+typedef enum sluice_aigc_field {
+    SLUICE_AIGC_LABEL = 0,             /* "Label": "1", AI-generated */
+    SLUICE_AIGC_CONTENT_PRODUCER = 1,  /* "ContentProducer": `producer` */
+    SLUICE_AIGC_PRODUCE_ID = 2,        /* "ProduceID": this output's id */
+    SLUICE_AIGC_RESERVED_CODE1 = 3,    /* "ReservedCode1": `reserved1` */
+    SLUICE_AIGC_CONTENT_PROPAGATOR = 4,/* "ContentPropagator" */
+    SLUICE_AIGC_PROPAGATE_ID = 5,      /* "PropagateID" */
+    SLUICE_AIGC_RESERVED_CODE2 = 6     /* "ReservedCode2": `reserved2` */
+} sluice_aigc_field;
+
+/*
+ * One field of the verdict's implicit label: "" for a field the policy
+ * leaves empty; NULL when the verdict carries no implicit label or
+ * `field` is out of range. ProduceID is the hash of the verdict's ledger
+ * record (64 lower-case hex digits) when it was recorded, else a random
+ * 128-bit id (32 hex digits), new for each verdict. PropagateID is the
+ * ProduceID when the policy names a `propagator`, else "".
+ */
+SLUICE_API const char *sluice_verdict_aigc(const sluice_verdict *v,
+    sluice_aigc_field field);
+
+/*
+ * The implicit label as one JSON object, every field a string, in the
+ * order above, ASCII only (other characters as \uXXXX escapes), so that
+ * it may stand as an HTTP header value as it is:
+ *   {"Label":"1","ContentProducer":"...","ProduceID":"...",
+ *    "ReservedCode1":"","ContentPropagator":"","PropagateID":"",
+ *    "ReservedCode2":""}
+ * On success *out is malloc'd (the caller's: free()) and *len (may be
+ * NULL) its length; when the verdict carries no implicit label, *out is
+ * NULL and the return is still 0. Errors: SLUICE_EINVAL (v or out NULL),
+ * SLUICE_ENOMEM.
+ */
+SLUICE_API SLUICE_WUR int sluice_verdict_aigc_json(const sluice_verdict *v,
+    char **out, size_t *len);
 
 /* ------------------------------------------------------------------------
  * Ledger

@@ -137,6 +137,47 @@ static int cerr(sluice_error *err, int code, const char *file, int line,
 /* ---- adding terms ----------------------------------------------------- */
 
 /*
+ * NORM_REPEAT: the text a stream is matched through merges a code point
+ * equal to the one before it across noise (matching.md, "Runs across
+ * noise"); fold a term the same way. In normalized term o, an entry equal
+ * to the one before it (they have noise between them, or the normalizer
+ * would have joined them) is added to it: runs summed (saturating at
+ * 255), its gap kept on the merged entry so the term's own noise is
+ * still known there. Returns 0 or SLUICE_ENOMEM (never: it shrinks).
+ */
+static int merge_runs(norm_out *o)
+{
+    size_t w = 0, pv = 0, pn = 0;
+    for (size_t i = 0; i < o->len;) {
+        unsigned c = o->text[i];
+        size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        if (w > 0 && n == pn && memcmp(o->text + pv, o->text + i, n) == 0) {
+            unsigned r = o->run[pv] + o->run[i];
+            for (size_t k = pv; k < pv + n; k++) {
+                o->run[k] = (uint8_t)(r > 255 ? 255 : r);
+                o->src_end[k] = o->src_end[i];
+            }
+            o->gap[pv] |= o->gap[i] & NORM_GAP_COUNT ? o->gap[i] : 0;
+            i += n;
+            continue;
+        }
+        if (w != i) {
+            memmove(o->text + w, o->text + i, n);
+            memmove(o->src + w, o->src + i, n * sizeof *o->src);
+            memmove(o->src_end + w, o->src_end + i, n * sizeof *o->src_end);
+            memmove(o->gap + w, o->gap + i, n);
+            memmove(o->run + w, o->run + i, n);
+        }
+        pv = w;
+        pn = n;
+        w += n;
+        i += n;
+    }
+    o->len = w;
+    return 0;
+}
+
+/*
  * Normalize `text` with the group's steps and add it with one ref.
  * `scratch` is a reusable normalization buffer.
  */
@@ -157,6 +198,8 @@ static int add_term(gbuild *b, const norm_tables *nt, norm_out *scratch,
             "invisible characters)", text);
 
     /* code points, native gaps, runs */
+    if ((g->flags & NORM_REPEAT) && merge_runs(scratch) != 0)
+        return cerr(err, SLUICE_ENOMEM, file, line, "out of memory");
     uint32_t ncp = 0;
     uint64_t gaps = 0;
     int any_run = 0;

@@ -131,12 +131,27 @@ typedef struct vocab {
 /* Keys of each mapping, in the order they are processed. */
 enum { TK_POLICY, TK_VERSION, TK_DESCRIPTION, TK_REFUSAL, TK_LANGUAGE,
        TK_MASK, TK_NORMALIZE, TK_MAX_GAP, TK_CATEGORIES, TK_RULES, TK_ALLOW,
-       TK_N };
+       TK_LABEL, TK_N };
 static const pname top_keys[TK_N] = {
     { "policy" }, { "version" }, { "description" }, { "refusal" },
     { "language" }, { "mask" }, { "normalize" }, { "max_gap" },
-    { "categories" }, { "rules" }, { "allow" }
+    { "categories" }, { "rules" }, { "allow" }, { "label" }
 };
+
+/* The `label:` section (docs/labels.md). */
+enum { LK_TEXT, LK_POSITION, LK_LANGUAGE, LK_ALWAYS, LK_IMPLICIT,
+       LK_SEPARATOR, LK_PRODUCER, LK_PROPAGATOR, LK_RESERVED1, LK_RESERVED2,
+       LK_N };
+static const pname label_keys[LK_N] = {
+    { "text" }, { "position" }, { "language" }, { "always" },
+    { "implicit" }, { "separator" }, { "producer" }, { "propagator" },
+    { "reserved1" }, { "reserved2" }
+};
+/* index = sluice_label_position */
+static const pname position_names[] = { { "start" }, { "end" } };
+/* index = psrc_label.implicit_all */
+static const pname implicit_names[] = { { "labelled" }, { "all" } };
+static const pname bool_names[] = { { "false" }, { "true" } };
 
 enum { CK_ID, CK_ACTION, CK_SEVERITY, CK_NAME, CK_MASK, CK_DESCRIPTION,
        CK_N };
@@ -1769,6 +1784,205 @@ static int check_refs(pctx *c)
 }
 
 /* ------------------------------------------------------------------------
+ * The label section (GB 45438 explicit and implicit labels)
+ * ---------------------------------------------------------------------- */
+
+static int set_default(pctx *c, char **field, const char *value);
+
+/* Does s[len] hold `needle`? ASCII case folded with `fold`. */
+static int has_text(const char *s, size_t len, const char *needle, int fold)
+{
+    size_t n = strlen(needle), i, k;
+
+    for (i = 0; n <= len && i <= len - n; i++) {
+        for (k = 0; k < n; k++) {
+            unsigned char a = (unsigned char)s[i + k];
+            unsigned char b = (unsigned char)needle[k];
+            if (fold && a >= 'A' && a <= 'Z')
+                a = (unsigned char)(a - 'A' + 'a');
+            if (a != b)
+                break;
+        }
+        if (k == n)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * GB 45438 asks a text label to name artificial intelligence ("人工智能"
+ * or "AI") and generation or synthesis ("生成" or "合成"). An English
+ * label is held to the same in English: "AI" or "artificial
+ * intelligence", and a form of "generate" or "synthesize".
+ */
+static int label_text_ok(const char *s, size_t len, int zh)
+{
+    if (zh)
+        return (has_text(s, len, "人工智能", 0) || has_text(s, len, "AI", 0)) &&
+            (has_text(s, len, "生成", 0) || has_text(s, len, "合成", 0));
+    return (has_text(s, len, "AI", 0) ||
+            has_text(s, len, "artificial intelligence", 1)) &&
+        (has_text(s, len, "generat", 1) || has_text(s, len, "synthe", 1));
+}
+
+/* `text: {zh, en}`: each given text is checked against label_text_ok. */
+static int label_texts(pctx *c, const yaml_node_t *n, psrc_label *l)
+{
+    yaml_node_t *v[PK_N];
+    int rc, k;
+
+    if ((rc = map_collect(c, n, "label: 'text'", pair_keys, PK_N, v)) != 0)
+        return rc;
+    for (k = 0; k < PK_N; k++) {
+        char **dst = k == PK_ZH ? &l->text_zh : &l->text_en;
+        const char *s;
+        size_t len;
+        if (v[k] == NULL)
+            continue;
+        if ((rc = get_text(c, v[k], "label", k == PK_ZH ? "text.zh" :
+                "text.en", &s, &len)) != 0)
+            return rc;
+        if (!label_text_ok(s, len, k == PK_ZH))
+            return node_err(c, SLUICE_EPOLICY, v[k], k == PK_ZH ?
+                "label: 'text.zh' must say the content is AI-generated: it "
+                "needs '人工智能' or 'AI', and '生成' or '合成' (GB 45438), "
+                "got '%.*s'" :
+                "label: 'text.en' must say the content is AI-generated: it "
+                "needs 'AI' or 'artificial intelligence', and a form of "
+                "'generate' or 'synthesize', got '%.*s'",
+                show_len(s, len), s);
+        if ((*dst = dup_mem(s, len)) == NULL)
+            return nomem(c);
+    }
+    return 0;
+}
+
+/* A plain `true` or `false` (not yes/no/on/off, not quoted). */
+static int get_bool(pctx *c, const yaml_node_t *n, const char *label,
+    const char *key, int *out)
+{
+    const char *s = (const char *)n->data.scalar.value;
+    size_t len = n->data.scalar.length, idx;
+
+    if (n->type != YAML_SCALAR_NODE || is_null(n))
+        return node_err(c, SLUICE_EPOLICY, n, "%s: '%s' must be true or "
+            "false, got %s", label, key, kind_of(n));
+    idx = find_name(VOCAB(bool_names), s, len);
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return node_err(c, SLUICE_EPOLICY, n, "%s: '%s' must be true or "
+            "false, got a quoted string", label, key);
+    if (idx == NELEM(bool_names))
+        return node_err(c, SLUICE_EPOLICY, n, "%s: '%s' must be true or "
+            "false, got '%.*s'", label, key, show_len(s, len), s);
+    *out = (int)idx;
+    return 0;
+}
+
+/* A metadata value: a string without control characters (it may end up
+ * in an HTTP header). */
+static int get_meta(pctx *c, const yaml_node_t *n, const char *key,
+    char **out)
+{
+    const char *s;
+    size_t len, i;
+    int rc;
+
+    if ((rc = get_text(c, n, "label", key, &s, &len)) != 0)
+        return rc;
+    for (i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F)
+            return node_err(c, SLUICE_EPOLICY, n, "label: '%s' must not "
+                "contain control characters (byte 0x%02x)", key,
+                (unsigned char)s[i]);
+    if ((*out = dup_mem(s, len)) == NULL)
+        return nomem(c);
+    return 0;
+}
+
+static int parse_label(pctx *c, const yaml_node_t *n)
+{
+    psrc_label *l = &c->p->label;
+    const char *lb = "label";
+    yaml_node_t *v[LK_N];
+    size_t idx;
+    int rc;
+
+    if ((rc = map_collect(c, n, "'label'", label_keys, LK_N, v)) != 0)
+        return rc;
+    l->present = 1;
+    l->line = node_line(n);
+    if (v[LK_TEXT] && (rc = label_texts(c, v[LK_TEXT], l)))
+        return rc;
+    if (v[LK_POSITION] != NULL) {
+        if ((rc = get_name(c, v[LK_POSITION], lb, "position", "position",
+                VOCAB(position_names), &idx)) != 0)
+            return rc;
+        l->position = (int)idx;
+    }
+    if (v[LK_LANGUAGE] != NULL) {
+        if ((rc = get_name(c, v[LK_LANGUAGE], lb, "language", "language",
+                VOCAB(language_names), &idx)) != 0)
+            return rc;
+        if ((l->language = dup_mem(language_names[idx].s,
+                strlen(language_names[idx].s))) == NULL)
+            return nomem(c);
+    }
+    if (v[LK_ALWAYS] && (rc = get_bool(c, v[LK_ALWAYS], lb, "always",
+            &l->always)))
+        return rc;
+    if (v[LK_IMPLICIT] != NULL) {
+        if ((rc = get_name(c, v[LK_IMPLICIT], lb, "implicit", "implicit "
+                "mode", VOCAB(implicit_names), &idx)) != 0)
+            return rc;
+        l->implicit_all = (int)idx;
+    }
+    if (v[LK_SEPARATOR] && (rc = get_str(c, v[LK_SEPARATOR], lb,
+            "separator", &l->separator)))
+        return rc;
+    if (v[LK_PRODUCER] == NULL)
+        return node_err(c, SLUICE_EPOLICY, n, "label: missing required key "
+            "'producer' (ContentProducer of the implicit label: the "
+            "service provider's name or code)");
+    if ((rc = get_meta(c, v[LK_PRODUCER], "producer", &l->producer)) ||
+        (v[LK_PROPAGATOR] && (rc = get_meta(c, v[LK_PROPAGATOR],
+            "propagator", &l->propagator))) ||
+        (v[LK_RESERVED1] && (rc = get_meta(c, v[LK_RESERVED1], "reserved1",
+            &l->reserved1))) ||
+        (v[LK_RESERVED2] && (rc = get_meta(c, v[LK_RESERVED2], "reserved2",
+            &l->reserved2))))
+        return rc;
+    return 0;
+}
+
+/* Label defaults, and how many rules label (their action or their
+ * category's). Run after the whole document is read. */
+static int label_defaults(pctx *c)
+{
+    psrc *p = c->p;
+    psrc_label *l = &p->label;
+    size_t i;
+    int rc;
+
+    if ((rc = set_default(c, &l->text_zh, "本内容由人工智能生成")) ||
+        (rc = set_default(c, &l->text_en, "AI-generated content")) ||
+        (rc = set_default(c, &l->language, p->language)) ||
+        (rc = set_default(c, &l->separator, "\n\n")) ||
+        (rc = set_default(c, &l->producer, "")))
+        return rc;
+    p->label_rules = 0;
+    for (i = 0; i < p->nrules; i++) {
+        const psrc_rule *r = &p->rules[i];
+        int action = r->action;
+        if (action < 0) {
+            const ident *cat = idtab_find(&c->cats, r->category);
+            action = cat != NULL ? p->cats[cat->idx].action : -1;
+        }
+        p->label_rules += action == SLUICE_LABEL;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
  * The top level
  * ---------------------------------------------------------------------- */
 
@@ -1843,6 +2057,7 @@ static int parse_top(pctx *c, const yaml_node_t *root)
         (v[TK_CATEGORIES] && (rc = parse_categories(c, v[TK_CATEGORIES]))) ||
         (v[TK_RULES] && (rc = parse_rules(c, v[TK_RULES]))) ||
         (v[TK_ALLOW] && (rc = parse_allow(c, v[TK_ALLOW]))) ||
+        (v[TK_LABEL] && (rc = parse_label(c, v[TK_LABEL]))) ||
         (rc = check_refs(c)))
         return rc;
     if ((rc = set_default(c, &p->refusal_zh, "抱歉，该内容无法显示。")) ||
@@ -1852,7 +2067,7 @@ static int parse_top(pctx *c, const yaml_node_t *root)
         (rc = set_default(c, &p->mask_zh, "[已隐藏]")) ||
         (rc = set_default(c, &p->mask_en, "[redacted]")))
         return rc;
-    return 0;
+    return label_defaults(c);
 }
 
 /* ------------------------------------------------------------------------
@@ -2124,6 +2339,14 @@ void psrc_free(psrc *p)
     free(p->language);
     free(p->mask_zh);
     free(p->mask_en);
+    free(p->label.text_zh);
+    free(p->label.text_en);
+    free(p->label.language);
+    free(p->label.separator);
+    free(p->label.producer);
+    free(p->label.propagator);
+    free(p->label.reserved1);
+    free(p->label.reserved2);
     for (i = 0; i < p->ncats; i++) {
         free(p->cats[i].id);
         free(p->cats[i].severity);

@@ -88,6 +88,28 @@ typedef struct psrc_rule {
     char *description;   /* may be NULL (added by policy_parse.c) */
 } psrc_rule;
 
+/*
+ * Label settings: the policy's `label:` section (docs/labels.md). Always
+ * filled after load: without the section, `present` is 0 and the fields
+ * hold the defaults (label rules still label, with the default texts).
+ */
+typedef struct psrc_label {
+    int present;         /* 1: the policy has a `label:` section */
+    int line;            /* its line, or 0 */
+    char *text_zh;       /* the explicit label; never NULL after load */
+    char *text_en;
+    int position;        /* SLUICE_LABEL_AT_START or SLUICE_LABEL_AT_END */
+    char *language;      /* "zh", "en" or "auto"; default: the policy's */
+    int always;          /* 1: every released output is labelled */
+    int implicit_all;    /* 1: every released output carries the AIGC
+                            metadata; 0: only those labelled */
+    char *separator;     /* between label and text; default "\n\n" */
+    char *producer;      /* ContentProducer; "" when not given */
+    char *propagator;    /* ContentPropagator, may be NULL */
+    char *reserved1;     /* ReservedCode1, may be NULL */
+    char *reserved2;     /* ReservedCode2, may be NULL */
+} psrc_label;
+
 typedef struct psrc {
     char *dir;           /* the policy directory */
     char *id;
@@ -115,6 +137,9 @@ typedef struct psrc {
     char **blocks;       /* storage that term texts point into; freed by
                             psrc_free (added by policy_parse.c) */
     size_t nblocks;
+    psrc_label label;    /* `label:` settings, defaults filled */
+    size_t label_rules;  /* rules whose action (own or category's) is
+                            label */
 } psrc;
 
 /*

@@ -200,6 +200,139 @@ static void inserted_symbols_and_spaces_are_skipped(void **state)
     expect_rule(*state, "你是傻 逼", "profanity.zh", 1);   /* a lone character */
 }
 
+/* A run goes on across noise: a doubled letter of a term split by noise,
+ * and repeated letters of the text split by noise, still read as one
+ * run. A hit may start or end inside such a run (it takes as few of the
+ * repetitions as the term needs), so words next to each other keep their
+ * boundaries. */
+static void runs_continue_across_noise(void **state)
+{
+    expect_rule(*state, "you a.s.s.h.o.l.e", "profanity.en", 1);
+    expect_rule(*state, "ａ.ｓ.ｓ.ｈ.ｏ.ｌ.ｅ", "profanity.en", 1);
+    expect_rule(*state, "f.u.u.u.u.c.k this", "profanity.en", 1);
+    expect_rule(*state, "f*uuu*u**c*k this", "profanity.en", 1);
+    expect_rule(*state, "f u u u u c k", "profanity.en", 1);
+    expect_rule(*state, "a5.5hole", "profanity.en", 1);
+    expect_rule(*state, "this shit", "profanity.en", 1);   /* s|s */
+    expect_rule(*state, "fuck kids", "profanity.en", 1);   /* k|k */
+    expect_rule(*state, "as.as.asshole", "profanity.en", 1);
+    /* still one s too few, and no gluing across words */
+    expect_rule(*state, "a.s.h.o.l.e", "profanity.en", 0);
+    expect_rule(*state, "as shole", "profanity.en", 0);
+    expect_rule(*state, "bus shit", "profanity.en", 1);
+    expect_rule(*state, "class hits", "profanity.en", 0);
+}
+
+/* Terms are merged like the text: a multi-word term whose words meet in
+ * the same letter (bad dog) keeps matching, its own space inside the run. */
+static void a_term_with_a_run_across_its_own_space_matches(void **state)
+{
+    static const char *yaml =
+        "policy: runs\nversion: 1\n"
+        "rules:\n"
+        "  - {id: dog, action: redact, terms: [bad dog], boundary: word,\n"
+        "     variants: [repeat]}\n";
+    char *dir = write_policy(yaml, NULL, NULL);
+    sluice_policy *p = NULL;
+    sluice_engine *e = NULL;
+    sluice_error err;
+    fx f;
+    char cmd[600];
+    (void)state;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(sluice_policy_load(&p, dir, NULL, &err), 0);
+    assert_int_equal(sluice_engine_new(&e, NULL, &err), 0);
+    assert_int_equal(sluice_engine_set_policy(e, p), 0);
+    f.dir = dir;
+    f.p = p;
+    f.e = e;
+    expect_rule(&f, "a bad dog here", "dog", 1);
+    expect_rule(&f, "a baaad  dogg here", "dog", 1);
+    expect_rule(&f, "a bad.dog here", "dog", 1);
+    expect_rule(&f, "a badog here", "dog", 0);     /* one d too few */
+    expect_rule(&f, "a bad frog here", "dog", 0);
+    sluice_engine_free(e);
+    sluice_policy_unref(p);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
+/* A leet symbol (| ! @ $ ( +) between letters is read both ways: as the
+ * letter it stands for and as noise. */
+static void leet_symbols_are_also_read_as_noise(void **state)
+{
+    expect_rule(*state, "f|u|c|k that", "profanity.en", 1);
+    expect_rule(*state, "f!u!c!k that", "profanity.en", 1);
+    expect_rule(*state, "f||u||c||k", "profanity.en", 1);
+    expect_rule(*state, "ｆ|ｕ|ｃ|ｋ", "profanity.en", 1);
+    expect_rule(*state, "a|s|s|h|o|l|e", "profanity.en", 1);
+    expect_rule(*state, "a$$hole", "profanity.en", 1);     /* as letters */
+    expect_rule(*state, "sh!t", "profanity.en", 1);
+    expect_rule(*state, "sh1t!", "profanity.en", 1);
+    /* as noise they join nothing that noise would not */
+    expect_rule(*state, "f|u|n", "profanity.en", 0);
+    expect_rule(*state, "fu!|ck", "profanity.en", 1);
+    expect_rule(*state, "Shh! It is late", "profanity.en", 0);
+    expect_rule(*state, "a|s|h|o|l|e", "profanity.en", 0);
+}
+
+/* Spaces between chunks of two letters ("fu ck") are read as letter
+ * spacing for rules with word boundaries; a longer word on either side
+ * ("pen is") is a word, and substring rules keep the stricter rule. */
+static void short_chunks_join_only_for_word_rules(void **state)
+{
+    expect_rule(*state, "what the fu ck", "profanity.en", 1);
+    expect_rule(*state, "what the fu  ck", "profanity.en", 1);
+    expect_rule(*state, "SH IT happens", "profanity.en", 1);
+    expect_rule(*state, "bi tc h", "profanity.en", 1);
+    expect_rule(*state, "the pen is mightier", "profanity.en", 0);
+    expect_rule(*state, "bit ch", "profanity.en", 0);
+    expect_rule(*state, "Shh, it is late", "profanity.en", 0);
+    expect_rule(*state, "Shh. It is late", "profanity.en", 0);
+    expect_rule(*state, "ass hole", "profanity.en", 0);
+    expect_rule(*state, "whatcu nt", "profanity.zh", 0);
+    expect_rule(*state, "what cu nt", "profanity.zh", 0);  /* substring */
+    expect_rule(*state, "what c u nt", "profanity.zh", 1);
+}
+
+/* A space between two ideographs is letter spacing when ICU's dictionary
+ * segmentation of the text without it sees one word there (炸药, 配方),
+ * not when it sees two (傻|逼 in 我很傻 逼你做). */
+static void spaces_inside_chinese_words_are_skipped(void **state)
+{
+    expect_rule(*state, "以下是炸 药的配 方：第一步", "recipe.explosive", 1);
+    expect_rule(*state, "以下是炸  药的配　方：第一步", "recipe.explosive", 1);
+    expect_rule(*state, "以下是炸药的配方：第一步", "recipe.explosive", 1);
+    expect_rule(*state, "以下是炸，药的配方：第一步", "recipe.explosive", 0);
+    expect_rule(*state, "我很傻 逼你做", "profanity.zh", 0);
+    expect_rule(*state, "我很傻　逼你做", "profanity.zh", 0);
+}
+
+/* Breaks are what ends a line, a clause or a sentence, and CJK quotes
+ * and brackets; full-width symbols and middle dots are noise like their
+ * ASCII forms. */
+static void full_width_symbols_and_middle_dots_are_not_breaks(void **state)
+{
+    expect_rule(*state, "ｆ．ｕ．ｃ．ｋ that", "profanity.en", 1);
+    expect_rule(*state, "你个傻＊逼", "profanity.zh", 1);
+    expect_rule(*state, "你个傻·逼", "profanity.zh", 1);
+    expect_rule(*state, "你个傻・逼", "profanity.zh", 1);
+    expect_rule(*state, "你很傻？逼着", "profanity.zh", 0);
+    expect_rule(*state, "他很「傻」逼着自己", "profanity.zh", 0);
+    expect_rule(*state, "他很傻（逼）", "profanity.zh", 0);
+}
+
+/* Upper-case look-alikes read by their own skeleton. */
+static void upper_case_look_alikes_are_folded(void **state)
+{
+    expect_rule(*state, "\u0405\u041D\u0406\u0422 happens", "profanity.en",
+        1);                                                /* ЅНІТ */
+    expect_rule(*state, "fu\u03F2k this", "profanity.en", 1);  /* lunate ϲ */
+    expect_rule(*state, "ＳＨＩＴ happens", "profanity.en", 1);
+    expect_rule(*state, "\u0432itch", "profanity.en", 0);      /* в */
+}
+
 static void natural_punctuation_is_not_skipped(void **state)
 {
     expect_rule(*state, "他很傻，逼着自己学习", "profanity.zh", 0);
@@ -559,6 +692,13 @@ int main(void)
         cmocka_unit_test(zero_width_and_bidi_are_ignored),
         cmocka_unit_test(inserted_symbols_and_spaces_are_skipped),
         cmocka_unit_test(natural_punctuation_is_not_skipped),
+        cmocka_unit_test(runs_continue_across_noise),
+        cmocka_unit_test(a_term_with_a_run_across_its_own_space_matches),
+        cmocka_unit_test(leet_symbols_are_also_read_as_noise),
+        cmocka_unit_test(short_chunks_join_only_for_word_rules),
+        cmocka_unit_test(spaces_inside_chinese_words_are_skipped),
+        cmocka_unit_test(full_width_symbols_and_middle_dots_are_not_breaks),
+        cmocka_unit_test(upper_case_look_alikes_are_folded),
         cmocka_unit_test(repeats_are_collapsed),
         cmocka_unit_test(leetspeak_is_folded),
         cmocka_unit_test(word_boundaries_use_icu_segmentation),

@@ -286,6 +286,27 @@ static void confusables_fold_to_ascii_but_ascii_and_cjk_stay(void **state)
     expect_text(state, NORM_NFKC_CASEFOLD, "аеос", "аеос");
 }
 
+/* Case folding would lose them: в н т κ σ have no ASCII skeleton (or,
+ * for σ, the wrong one), so the original's own skeleton is used. */
+static void upper_case_look_alikes_fold_by_their_own_skeleton(void **state)
+{
+    expect_text(state, D, "\u0412ULL\u0405\u041D\u0406\u0422", "bullshit");
+    expect_text(state, D, "\u0392ULL\u0405H\u0406\u0422", "bullshit");
+    expect_text(state, D, "BULL\u0405\u0397\u0406\u03A4", "bullshit");
+    expect_text(state, D, "\u039A\u039D\u039C", "knm");    /* Κ Ν Μ */
+    expect_text(state, D, "fu\u03F2k", "fuck");            /* lunate sigma */
+    expect_text(state, NORM_NFKC_CASEFOLD | NORM_CONFUSABLES, "\u0422",
+        "t");
+    /* ... but not where the fold is the better reading: an ASCII letter
+     * in another form (Ｉ Ⅰ: the skeleton would say l), an accented
+     * capital I, a Chinese numeral, a symbol; nor without case folding */
+    expect_text(state, D, "ＳＨＩＴ \u2160 \u00CC \u0399", "shitiii");
+    expect_text(state, D, "\u3224\u3192", "五一");
+    expect_text(state, D, "\u02DB", "");
+    expect_text(state, NORM_NFKC_CASEFOLD, "\u0412", "\u0432");
+    expect_text(state, D, "\u0432\u043D", "\u0432\u043D"); /* в н stay */
+}
+
 static void zero_width_and_bidi_controls_vanish_without_a_gap(void **state)
 {
     static const char *const in[] = {
@@ -319,6 +340,18 @@ static void inserted_symbols_and_spaces_are_skipped_with_gaps(void **state)
     expect_gaps(state, D, "毛---主---席", "毛主席", dashes, 3);
     expect_gaps(state, D, "傻，逼", "傻逼", comma, 2);
     expect_gaps(state, D, "傻。逼", "傻逼", comma, 2);
+    expect_gaps(state, D, "傻「逼", "傻逼", comma, 2);     /* brackets */
+    expect_gaps(state, D, "傻”逼", "傻逼", comma, 2);      /* quotes */
+    expect_gaps(state, D, "傻？逼", "傻逼", comma, 2);
+    expect_gaps(state, D, "傻\uFE51逼", "傻逼", comma, 2); /* small 、 */
+    /* Full-width forms of ASCII symbols and middle dots are not breaks:
+     * they join letters as their ASCII forms do. */
+    expect_gaps(state, D, "ｆ．ｕ．ｃ．ｋ", "fuck", dots, 4);
+    expect_gaps(state, D, "王＊八", "王八", at, 2);
+    expect_gaps(state, D, "王·八", "王八", at, 2);
+    expect_gaps(state, D, "王・八", "王八", at, 2);
+    expect_gaps(state, D, "王～八", "王八", at, 2);
+    expect_gaps(state, D, "王｜八", "王八", at, 2);
     expect_gaps(state, D, "f u c k", "fuck", spaces, 4);
     expect_gaps(state, D, "a\r\nb", "ab", line, 2);
     /* Without skip_noise, the noise is output and gaps stay 0. */
@@ -548,6 +581,40 @@ static void noise_classification_follows_the_default_steps(void **state)
     assert_int_equal(norm_is_noise(t, 0x110000), 0);
 }
 
+/* The noise leet reads as letters, which the matcher reads both ways:
+ * in ASCII exactly @ ( ! | $ +; beyond it, forms of them whose UTF-8
+ * begins with 0xE2 or 0xEF (the matcher searches for those bytes). */
+static void leet_symbols_are_the_noise_leet_reads_as_letters(void **state)
+{
+    const norm_tables *t = tabs(state);
+    const unsigned f = D | NORM_LEET | NORM_REPEAT;
+    char got[8];
+    size_t n = 0, beyond = 0;
+    for (uint32_t c = 0; c < 0x80; c++)
+        if (norm_is_leet_symbol(t, f, c))
+            got[n++] = (char)c;
+    got[n] = '\0';
+    assert_string_equal(got, "!$(+@|");
+    assert_int_equal(norm_is_leet_symbol(t, f, 0xFF5C), 1);   /* ｜ */
+    assert_int_equal(norm_is_leet_symbol(t, f, 0xFF01), 1);   /* ！ */
+    assert_int_equal(norm_is_leet_symbol(t, f, 0x203C), 1);   /* ‼ */
+    assert_int_equal(norm_is_leet_symbol(t, f, 0xFF0C), 0);   /* ， */
+    assert_int_equal(norm_is_leet_symbol(t, f, 0xFF41), 0);   /* ａ */
+    assert_int_equal(norm_is_leet_symbol(t, f, '1'), 0);      /* a digit */
+    assert_int_equal(norm_is_leet_symbol(t, D, '|'), 0);      /* no leet */
+    for (uint32_t cp = 0x80; cp < 0x110000; cp++) {
+        char b[5];
+        if (is_surrogate(cp) || !norm_is_leet_symbol(t, f, cp))
+            continue;
+        beyond++;
+        cp_utf8(cp, b);
+        if ((unsigned char)b[0] != 0xE2 && (unsigned char)b[0] != 0xEF)
+            fail_msg("U+%04X is a leet symbol with lead byte %02x", cp,
+                (unsigned char)b[0]);
+    }
+    assert_true(beyond >= 6);
+}
+
 static void output_buffers_are_reused_and_free_accepts_null(void **state)
 {
     norm_out o;
@@ -569,15 +636,22 @@ static void output_buffers_are_reused_and_free_accepts_null(void **state)
  * The naive model and random texts
  * ---------------------------------------------------------------------- */
 
-/* Line breaks and CJK / full-width punctuation (the spec's list). */
+/* Line breaks, clause and sentence ends, CJK quotes and brackets (the
+ * spec's list, docs/normalization.md). */
 static int model_is_break(uint32_t c)
 {
     static const uint32_t r[][2] = {
-        { 0x0A, 0x0D }, { 0x85, 0x85 }, { 0xB7, 0xB7 }, { 0x2018, 0x201F },
-        { 0x2026, 0x2026 }, { 0x2028, 0x2029 }, { 0x3001, 0x3003 },
-        { 0x3008, 0x3011 }, { 0x3014, 0x301F }, { 0x30FB, 0x30FB },
-        { 0xFF01, 0xFF0F }, { 0xFF1A, 0xFF20 }, { 0xFF3B, 0xFF40 },
-        { 0xFF5B, 0xFF65 },
+        { 0x0A, 0x0D }, { 0x85, 0x85 }, { 0x2028, 0x2029 },
+        { 0x2026, 0x2026 }, { 0x3001, 0x3002 }, { 0xFE10, 0xFE16 },
+        { 0xFE19, 0xFE19 }, { 0xFE50, 0xFE51 }, { 0xFE54, 0xFE57 },
+        { 0xFF01, 0xFF01 }, { 0xFF0C, 0xFF0C }, { 0xFF1A, 0xFF1B },
+        { 0xFF1F, 0xFF1F }, { 0xFF61, 0xFF61 }, { 0xFF64, 0xFF64 },
+        { 0x2018, 0x201F }, { 0x3008, 0x3011 }, { 0x3014, 0x301B },
+        { 0x301D, 0x301F }, { 0xFE17, 0xFE18 }, { 0xFE35, 0xFE44 },
+        { 0xFE47, 0xFE48 }, { 0xFE59, 0xFE5E }, { 0xFF02, 0xFF02 },
+        { 0xFF07, 0xFF09 }, { 0xFF3B, 0xFF3B }, { 0xFF3D, 0xFF3D },
+        { 0xFF5B, 0xFF5B }, { 0xFF5D, 0xFF5D }, { 0xFF5F, 0xFF60 },
+        { 0xFF62, 0xFF63 },
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (c >= r[i][0] && c <= r[i][1])
@@ -1052,14 +1126,67 @@ static void confusables_match_uspoof_skeletons(void **state)
     assert_true(mapped > 2000);
 }
 
-/* The steps of `flags` one after the other, each alone. */
+static int model_is_han(UChar32 c)
+{
+    return (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+        (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x3FFFF);
+}
+
+/*
+ * The original's own skeleton, when the documented order gives it the
+ * precedence (docs/normalization.md, confusables): NFKC_Casefold and
+ * confusables both on, cp not ASCII and not noise (P, S, Z, Cc), its
+ * NFKC_Casefold holds something beyond ASCII and no ideograph, and its
+ * skeleton alone (confusables step) is ASCII letters or digits. Into out;
+ * returns the length, 0 if the rule does not apply.
+ */
+static size_t own_skeleton(void **state, unsigned flags, uint32_t cp,
+    char *out)
+{
+    char fold[512], sk[512];
+    size_t fl, sl, k;
+    int32_t i = 0;
+    int ascii = 1;
+    uint32_t gc = U_GET_GC_MASK((UChar32)cp);
+    if ((flags & (NORM_NFKC_CASEFOLD | NORM_CONFUSABLES)) !=
+        (NORM_NFKC_CASEFOLD | NORM_CONFUSABLES) || cp < 0x80 ||
+        (gc & (U_GC_P_MASK | U_GC_S_MASK | U_GC_Z_MASK | U_GC_CC_MASK)))
+        return 0;
+    fl = fold1(state, NORM_NFKC_CASEFOLD, cp, fold, sizeof fold);
+    while (i < (int32_t)fl) {
+        UChar32 c;
+        U8_NEXT((const uint8_t *)fold, i, (int32_t)fl, c);
+        if (model_is_han(c))
+            return 0;
+        ascii &= c < 0x80;
+    }
+    if (fl == 0 || ascii)
+        return 0;
+    sl = fold1(state, NORM_CONFUSABLES, cp, sk, sizeof sk);
+    if (sl == 0 || sl > 2)
+        return 0;
+    for (k = 0; k < sl; k++)
+        if (!((sk[k] >= 'a' && sk[k] <= 'z') || (sk[k] >= '0' &&
+            sk[k] <= '9')))
+            return 0;
+    memcpy(out, sk, sl);
+    return sl;
+}
+
+/*
+ * The steps of `flags` one after the other, each alone, in the
+ * documented order: NFKC_Casefold, Traditional-Simplified, confusables;
+ * except that a code point whose own skeleton takes precedence
+ * (own_skeleton) becomes that skeleton, unless the steps say i where the
+ * skeleton says l (capital I and small l share a skeleton).
+ */
 static size_t compose_steps(void **state, unsigned flags, uint32_t cp,
     char *out)
 {
     static const unsigned order[] = { NORM_NFKC_CASEFOLD, NORM_TRAD_SIMP,
         NORM_CONFUSABLES };
-    char cur[512], next[512];
-    size_t len = cp_utf8(cp, cur);
+    char cur[512], next[512], own[8];
+    size_t len = cp_utf8(cp, cur), ol = own_skeleton(state, flags, cp, own);
     for (size_t s = 0; s < 3; s++) {
         if (!(flags & order[s]))
             continue;
@@ -1076,6 +1203,10 @@ static size_t compose_steps(void **state, unsigned flags, uint32_t cp,
         }
         memcpy(cur, next, nl);
         len = nl;
+    }
+    if (ol > 0 && !(len == 1 && cur[0] == 'i' && ol == 1 && own[0] == 'l')) {
+        memcpy(cur, own, ol);
+        len = ol;
     }
     memcpy(out, cur, len);
     return len;
@@ -1241,6 +1372,7 @@ int main(void)
         cmocka_unit_test(circled_and_styled_letters_and_digits_fold_to_ascii),
         cmocka_unit_test(traditional_chinese_folds_to_simplified),
         cmocka_unit_test(confusables_fold_to_ascii_but_ascii_and_cjk_stay),
+        cmocka_unit_test(upper_case_look_alikes_fold_by_their_own_skeleton),
         cmocka_unit_test(zero_width_and_bidi_controls_vanish_without_a_gap),
         cmocka_unit_test(inserted_symbols_and_spaces_are_skipped_with_gaps),
         cmocka_unit_test(repeated_characters_collapse_into_runs),
@@ -1256,6 +1388,7 @@ int main(void)
         cmocka_unit_test(
             invalid_utf8_is_one_replacement_per_maximal_subpart),
         cmocka_unit_test(noise_classification_follows_the_default_steps),
+        cmocka_unit_test(leet_symbols_are_the_noise_leet_reads_as_letters),
         cmocka_unit_test(output_buffers_are_reused_and_free_accepts_null),
         cmocka_unit_test(any_chunking_gives_the_whole_text_and_the_model),
         cmocka_unit_test(every_flag_combination_agrees_with_the_model),

@@ -129,6 +129,12 @@ static const char *const pieces[] = {
     "a@b.cn", "五星紅旗", " ", "  ", "\n", "，", "。", "hello ", "world",
     "今天天气很好", "the pen is", "mightier", "\xF0\x9F\x98\x80", "\xFF",
     "\xE4\xB8", "ssss", "aaaa", "...", "-", "x", "1", "Ass", "ass",
+    /* runs across noise, leet symbols as noise, short chunks, spaces
+       inside Chinese words, breaks, look-alikes */
+    "a.s.s", "s.s", ".s", "hole", "f|u|c|k", "|", "!", "sh!t", "f!u",
+    "fu ck", "fu", "ck", "sh it", "it", "炸 药", "配 方", "炸", "药",
+    "傻·逼", "傻＊逼", "ｆ．ｕ", "\xD0\x85\xD0\x9D\xD0\x86\xD0\xA2",
+    "\xCF\xB2", "bad dog", "ba d  dog", "bad", "dog", " d", "u.u",
 };
 
 static void add_generated(texts *x, uint64_t *seed, size_t count)
@@ -160,7 +166,7 @@ static const char *STREAM_POLICY =
     "  - {id: violence, action: block}\n"
     "  - {id: politics, action: flag}\n"
     "rules:\n"
-    "  - {id: en, category: profanity, terms: [fuck, shit, asshole, bitch],\n"
+    "  - {id: en, category: profanity, terms: [fuck, shit, asshole, bitch, bad dog],\n"
     "     boundary: word, variants: [leet, repeat]}\n"
     "  - {id: zh, category: profanity, terms: [傻逼, 操你妈, 他妈的, cunt]}\n"
     "  - {id: student, category: politics, terms: [学生], boundary: word}\n"
@@ -498,6 +504,29 @@ static void a_split_term_is_never_released(void **state)
     sluice_session_free(s);
 }
 
+/* A regex resumes after its last match, as a whole-text scan does: a
+   later window must not find a match overlapping a committed one (found
+   by the property test: "a@b.cn" twice, then a held term prefix). */
+static void a_regex_match_never_overlaps_the_one_before(void **state)
+{
+    fx *f = *state;
+    static const char t[] = "bitcha@b.cna@b.cnshiitakeba d  dogu.u";
+    size_t n = sizeof t - 1, cuts[64], nc = 0;
+    sluice_verdict *w = NULL;
+    streamed r;
+    char why[256];
+    for (size_t i = 1; i < n; i++)
+        cuts[nc++] = i;
+    assert_int_equal(sluice_check(f->e[0], t, n, NULL, &w, NULL), 0);
+    assert_int_equal(sluice_verdict_span_count(w), 1);
+    run_stream(f->e[0], t, n, cuts, nc, &r);
+    if (compare(w, &r, why, sizeof why) != 0)
+        fail_msg("%s", why);
+    sluice_verdict_free(w);
+    sluice_verdict_free(r.v);
+    free(r.out);
+}
+
 /* Empty chunks anywhere, and an output with no bytes at all (found by
    `sluice test`'s stream runs: PCRE2 was handed a NULL text). */
 static void empty_chunks_and_empty_outputs_are_allowed(void **state)
@@ -686,6 +715,7 @@ int main(void)
         cmocka_unit_test(streamed_verdicts_equal_whole_text_verdicts),
         cmocka_unit_test(a_session_pins_its_policy),
         cmocka_unit_test(a_split_term_is_never_released),
+        cmocka_unit_test(a_regex_match_never_overlaps_the_one_before),
         cmocka_unit_test(a_block_stops_the_stream_with_the_refusal),
         cmocka_unit_test(empty_chunks_and_empty_outputs_are_allowed),
         cmocka_unit_test(noise_past_the_gap_limit_releases_what_it_follows),
