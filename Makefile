@@ -12,7 +12,7 @@ SANITIZE ?=
 BUILD ?= build
 
 CC ?= cc
-PKGS = libpcre2-8 icu-uc icu-i18n libsodium yaml-0.1 libhs
+PKGS = libpcre2-8 icu-uc icu-i18n libsodium yaml-0.1 libhs hiredis
 # '=' (not ':='): pkg-config runs only when something is compiled, so that
 # 'make deps' works before the packages are there.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -46,6 +46,10 @@ TEST_SRC = $(wildcard tests/unit/*/*_test.c)
 TEST_BIN = $(patsubst tests/unit/%_test.c,$(BUILD)/tests/%_test,$(TEST_SRC))
 BENCH_SRC = $(wildcard bench/*.c)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+# Helper programs of the integration tests (tests/integration/*.c), run by
+# the scripts beside them, not by the unit stage.
+ITEST_SRC = $(wildcard tests/integration/*.c)
+ITEST_BIN = $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itest/%)
 
 .PHONY: all deps demo test unit check-asan check-tsan bench install clean headertest
 
@@ -81,6 +85,10 @@ $(BUILD)/tests/%_test: tests/unit/%_test.c $(BUILD)/libsluice.a tests/unit/testu
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsluice.a $(CMOCKA_LIBS) $(LDLIBS_ALL)
 
+$(BUILD)/itest/%: tests/integration/%.c $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsluice.a $(LDLIBS_ALL)
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libsluice.a $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsluice.a $(LDLIBS_ALL)
@@ -96,7 +104,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/sluice check -p policies/baseline --jsonl examples/outputs.jsonl
 
-unit: all $(TEST_BIN) headertest
+unit: all $(TEST_BIN) $(ITEST_BIN) headertest
 
 test: deps
 	@$(MAKE) --no-print-directory unit

@@ -12,7 +12,9 @@
 # the programs), throughput (per term set: raw Hyperscan, PCRE2
 # alternation, Sluice, Sluice terms only), regex (the baseline policy's
 # regexes), stream (bench/stream_bench.c: session latency per chunk size),
-# report.
+# report, redis (bench/redis_bench.c: the Redis state layer, its own table;
+# it starts its own redis-server and needs no data: BENCH_STAGES=redis
+# runs it alone).
 #
 # Every measurement of one term set with one engine runs in its own process,
 # so VmHWM is that run's own peak. Nothing here fails on timings: the exit
@@ -37,13 +39,14 @@ cd "$ROOT" || exit 2
 BUILD=${BUILD:-build}
 BIN=$BUILD/bench
 DATA=${SLUICE_DATA:-$ROOT/../shared/data}
-DEFAULT_STAGES="data throughput regex stream report"
+DEFAULT_STAGES="data throughput regex stream report redis"
 STAGES=${BENCH_STAGES:-$DEFAULT_STAGES}
 SETS=${BENCH_SETS:-"sw10k sw65k jieba349k"}
 TIMEOUT=${BENCH_TIMEOUT:-900}
 export BENCH_MB=${BENCH_MB:-20} BENCH_REPS=${BENCH_REPS:-5}
 RESULTS=$BIN/results.tsv
 STREAM_OUT=$BIN/stream.txt
+REDIS_OUT=$BIN/redis.txt
 FAILED=0
 
 # PCRE2 caps (mixed, per corpus), chosen so each timed pass takes about a
@@ -146,6 +149,21 @@ stage_stream() {
     fi
     run_prog_to "$STREAM_OUT" "streaming sessions" "$BIN/stream_bench" \
         policies/baseline "$DATA"
+}
+
+# The Redis state layer (bench/redis_bench.c): cached and uncached check
+# latency over loopback, what a check waits with Redis down, publish-to-
+# swap across 4 worker processes. It prints its own table, after the
+# report; without redis-server it says so.
+stage_redis() {
+    if [ ! -x "$BIN/redis_bench" ]; then
+        echo "bench: no $BIN/redis_bench; redis stage skipped" >&2
+        return 0
+    fi
+    run_prog_to "$REDIS_OUT" "redis state layer" "$BIN/redis_bench" \
+        --policy policies/baseline
+    echo
+    cat "$REDIS_OUT"
 }
 
 # The tables, from the rows in $RESULTS (formats in bench/bench.h; F is a
@@ -321,6 +339,7 @@ stage_report() {
 
 : >"$RESULTS" || exit 2
 : >"$STREAM_OUT" || exit 2
+: >"$REDIS_OUT" || exit 2
 {
     printf 'N\tmachine\t%s cores, %s\n' "$(nproc)" \
         "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"

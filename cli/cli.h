@@ -31,6 +31,8 @@ int cmd_bundle(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
 int cmd_receipt(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_fleet(int argc, char **argv);
 
 /* Print "sluice: " + message to stderr; returns EXIT_USAGE. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,19 +1,24 @@
 /*
- * cmd_ledger.c - `sluice ledger verify|show|prove|digest`: the auditor's
- * side of the decision ledger (docs/ledger.md). Everything here reads; no
- * subcommand changes a ledger.
+ * cmd_ledger.c - `sluice ledger verify|show|prove|digest|anchor`: the
+ * auditor's side of the decision ledger (docs/ledger.md). Everything here
+ * reads; no subcommand changes a ledger. `verify --redis` also checks the
+ * ledger against the checkpoint anchors kept in Redis, and `anchor` puts
+ * a ledger's latest checkpoint there (docs/redis.md).
  *
  * Exit status: 0 success; 1 a ledger that does not verify (verify), no
  * record matched (show --exit-code); 2 usage or input error.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/redis_opts.h"
 
 /* ---- shared ------------------------------------------------------------- */
 
@@ -56,6 +61,7 @@ static void ledger_usage(FILE *f)
         "       sluice ledger show DIR [--json] [filters]\n"
         "       sluice ledger prove DIR SEQ [--writer W] > receipt.json\n"
         "       sluice ledger digest --key SECRET [TEXT | -]\n"
+        "       sluice ledger anchor DIR --key PUB --redis ADDR [--writer W]\n"
         "\n"
         "Read and check a decision ledger written by 'sluice check --ledger'\n"
         "or by an engine with a ledger. Run 'sluice ledger COMMAND --help'.\n");
@@ -68,6 +74,7 @@ static void verify_usage(FILE *f)
     fprintf(f,
         "usage: sluice ledger verify DIR --key PUB [--anchor FILE] [--writer W]\n"
         "                            [--allow-tail] [--allow-pruned] [--json]\n"
+        "                            [--redis ADDR]\n"
         "\n"
         "Check every record of the ledger in DIR: its hash, its link to the\n"
         "record before it, sequence and session continuity, every segment,\n"
@@ -85,6 +92,11 @@ static void verify_usage(FILE *f)
         "      --allow-pruned   accept chains whose first segments were removed\n"
         "      --json           print the report as JSON\n"
         "  -h, --help           this help\n"
+        "\n"
+        "Anchors kept in Redis (docs/redis.md): with --redis, every anchor\n"
+        "Redis holds for the ledger's writers (the current one and the ones\n"
+        "it replaced) is checked too, with those of --anchor.\n"
+        CLI_REDIS_HELP
         "\n"
         "examples:\n"
         "  sluice ledger verify /var/lib/sluice/ledger --key ledger.pub\n"
@@ -135,6 +147,128 @@ static void print_report(const sluice_verify_report *r, int json)
         printf("note: %s\n", r->warning);
 }
 
+/* ---- anchors in Redis ---------------------------------------------------- */
+
+/* The origin (first line) of a writer's latest checkpoint, or -1. */
+static int writer_origin(const char *dir, const char *writer, char *out,
+    size_t size)
+{
+    sluice_error err;
+    char *note = NULL, *nl;
+    size_t len = 0;
+    memset(&err, 0, sizeof err);
+    if (sluice_ledger_checkpoint(dir, writer, &note, &len, &err) != 0)
+        return -1;
+    nl = memchr(note, '\n', len);
+    if (nl == NULL || (size_t)(nl - note) >= size) {
+        free(note);
+        return -1;
+    }
+    memcpy(out, note, (size_t)(nl - note));
+    out[nl - note] = '\0';
+    free(note);
+    return 0;
+}
+
+typedef struct anchor_text {
+    char *p;
+    size_t len;
+    size_t notes, writers, bare;  /* bare: writers with no anchor */
+} anchor_text;
+
+static int anchors_for(sluice_redis *r, const char *dir, const char *writer,
+    anchor_text *t)
+{
+    char origin[300], *txt = NULL;
+    size_t len = 0, n = 0;
+    sluice_error err;
+    memset(&err, 0, sizeof err);
+    if (writer_origin(dir, writer, origin, sizeof origin) != 0)
+        return 0;                  /* not a writer: verify says what */
+    if (sluice_redis_anchors(r, origin, &txt, &len, &n, &err) != 0)
+        return cli_fail_err(&err);
+    t->writers++;
+    if (n == 0) {
+        t->bare++;
+        fprintf(stderr, "sluice: note: Redis holds no anchor for %s\n",
+            origin);
+    }
+    char *q = realloc(t->p, t->len + len + 1);
+    if (q == NULL) {
+        free(txt);
+        return cli_fail("out of memory");
+    }
+    t->p = q;
+    memcpy(t->p + t->len, txt, len);
+    t->len += len;
+    t->p[t->len] = '\0';
+    t->notes += n;
+    free(txt);
+    return 0;
+}
+
+/* Every anchor Redis holds for the writers of dir (or `writer`). */
+static int redis_anchors(const cli_redis *ro, const char *dir,
+    const char *writer, anchor_text *t)
+{
+    sluice_redis *r = NULL;
+    DIR *d;
+    struct dirent *de;
+    int rc = 0;
+    if (cli_redis_open(ro, 0, &r) != 0)
+        return EXIT_USAGE;
+    if (writer != NULL) {
+        rc = anchors_for(r, dir, writer, t);
+    } else if ((d = opendir(dir)) == NULL) {
+        rc = 0;                    /* verify reports the directory */
+    } else {
+        while (rc == 0 && (de = readdir(d)) != NULL)
+            if (de->d_name[0] != '.')
+                rc = anchors_for(r, dir, de->d_name, t);
+        closedir(d);
+    }
+    sluice_redis_free(r);
+    return rc;
+}
+
+/* Write the anchors (and those of --anchor FILE) to a temporary file. */
+static int anchor_file(const anchor_text *t, const char *also, char *path,
+    size_t size)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *extra = NULL;
+    size_t elen = 0;
+    FILE *f;
+    int fd, rc = 0;
+    if (also != NULL) {
+        FILE *a = fopen(also, "rb");
+        if (a == NULL)
+            return cli_fail("%s: %s", also, strerror(errno));
+        rc = cli_read_all(a, (size_t)64 << 20, &extra, &elen);
+        fclose(a);
+        if (rc != 0)
+            return cli_fail("%s: %s", also, strerror(errno));
+    }
+    snprintf(path, size, "%s/sluice-anchors.XXXXXX", tmp && *tmp ? tmp :
+        "/tmp");
+    if ((fd = mkstemp(path)) < 0 || (f = fdopen(fd, "wb")) == NULL) {
+        free(extra);
+        if (fd >= 0)
+            close(fd);
+        return cli_fail("%s: %s", path, strerror(errno));
+    }
+    if ((t->len && fwrite(t->p, 1, t->len, f) != t->len) ||
+        (elen && (fputc('\n', f) == EOF ||
+                  fwrite(extra, 1, elen, f) != elen)))
+        rc = cli_fail("%s: %s", path, strerror(errno));
+    if (fclose(f) != 0 && rc == 0)
+        rc = cli_fail("%s: %s", path, strerror(errno));
+    free(extra);
+    if (rc != 0)
+        unlink(path);
+    return rc;
+}
+
 static int ledger_verify(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -145,6 +279,7 @@ static int ledger_verify(int argc, char **argv)
         {"allow-pruned", no_argument, NULL, 'p'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
+        CLI_REDIS_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     sluice_verify_options vo = SLUICE_VERIFY_OPTIONS_INIT;
@@ -152,7 +287,11 @@ static int ledger_verify(int argc, char **argv)
     sluice_error err;
     sluice_key *key = NULL;
     const char *keypath = NULL;
-    int c, json = 0, rc;
+    anchor_text at = { NULL, 0, 0, 0, 0 };
+    cli_redis ro;
+    char tmp[4096] = "";
+    int c, json = 0, rc, h;
+    memset(&ro, 0, sizeof ro);
     optind = 1;
     while ((c = getopt_long(argc, argv, "k:a:w:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -164,16 +303,41 @@ static int ledger_verify(int argc, char **argv)
         case 'j': json = 1; break;
         case 'h': verify_usage(stdout); return EXIT_OK;
         default:
-            fprintf(stderr, "Try 'sluice ledger verify --help'.\n");
-            return EXIT_USAGE;
+            if ((h = cli_redis_option(&ro, c, optarg)) < 0)
+                return EXIT_USAGE;
+            if (h == 0) {
+                fprintf(stderr, "Try 'sluice ledger verify --help'.\n");
+                return EXIT_USAGE;
+            }
         }
     }
     if (argc - optind != 1)
         return cli_fail("ledger verify: one ledger directory is required");
     if (keypath == NULL)
         return cli_fail("ledger verify: a public key is required (--key PUB)");
-    if (load_key(keypath, &key) != 0)
+    if (ro.addr != NULL) {
+        if ((rc = redis_anchors(&ro, argv[optind], vo.writer, &at)) != 0) {
+            free(at.p);
+            return rc;
+        }
+        if (at.notes > 0) {
+            if ((rc = anchor_file(&at, vo.anchor, tmp, sizeof tmp)) != 0) {
+                free(at.p);
+                return rc;
+            }
+            vo.anchor = tmp;
+        }
+        if (!json)
+            printf("redis anchors: %zu checkpoint%s for %zu writer%s\n",
+                at.notes, at.notes == 1 ? "" : "s", at.writers - at.bare,
+                at.writers - at.bare == 1 ? "" : "s");
+        free(at.p);
+    }
+    if (load_key(keypath, &key) != 0) {
+        if (tmp[0])
+            unlink(tmp);
         return EXIT_USAGE;
+    }
     vo.key = key;
     memset(&err, 0, sizeof err);
     if (sluice_ledger_verify(argv[optind], &vo, &rep, &err) != 0) {
@@ -182,6 +346,103 @@ static int ledger_verify(int argc, char **argv)
         print_report(&rep, json);
         rc = rep.ok ? EXIT_OK : EXIT_FAILED;
     }
+    if (tmp[0])
+        unlink(tmp);
+    sluice_key_free(key);
+    return rc;
+}
+
+/* ---- anchor ------------------------------------------------------------------ */
+
+static void anchor_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: sluice ledger anchor DIR --key PUB --redis ADDR [--writer W]\n"
+        "                            [--json]\n"
+        "\n"
+        "Anchor the latest signed checkpoint of the ledger in DIR in Redis,\n"
+        "with a compare-and-swap: a smaller tree than the anchor (a rollback)\n"
+        "or another root for its size (a fork) is refused, and so is a larger\n"
+        "tree whose first records do not give the anchored root. Exit 0 when\n"
+        "stored (or already anchored), 1 when refused.\n"
+        "\n"
+        "  -k, --key PUB        the ledger's public key (PREFIX.pub)\n"
+        "  -w, --writer W       the writer (default: the only one)\n"
+        "      --json           print the result as JSON\n"
+        CLI_REDIS_HELP
+        "  -h, --help           this help\n");
+}
+
+static int ledger_anchor(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"writer", required_argument, NULL, 'w'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        CLI_REDIS_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *keypath = NULL, *writer = NULL;
+    sluice_anchor_report rep;
+    sluice_redis *r = NULL;
+    sluice_key *key = NULL;
+    sluice_error err;
+    cli_redis ro;
+    int c, json = 0, rc, h;
+    memset(&ro, 0, sizeof ro);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:w:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'k': keypath = optarg; break;
+        case 'w': writer = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': anchor_usage(stdout); return EXIT_OK;
+        default:
+            if ((h = cli_redis_option(&ro, c, optarg)) < 0)
+                return EXIT_USAGE;
+            if (h == 0) {
+                fprintf(stderr, "Try 'sluice ledger anchor --help'.\n");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    if (argc - optind != 1)
+        return cli_fail("ledger anchor: one ledger directory is required");
+    if (keypath == NULL || ro.addr == NULL)
+        return cli_fail("ledger anchor: --key PUB and --redis ADDR are "
+            "required");
+    ro.quiet = 1;                   /* the result says it all */
+    if (load_key(keypath, &key) != 0)
+        return EXIT_USAGE;
+    if (cli_redis_open(&ro, 0, &r) != 0) {
+        sluice_key_free(key);
+        return EXIT_USAGE;
+    }
+    memset(&err, 0, sizeof err);
+    rc = sluice_redis_anchor_ledger(r, argv[optind], writer, key, &rep, &err);
+    if (rc != 0) {
+        rc = cli_fail_err(&err);
+    } else {
+        int refused = rep.result == SLUICE_ANCHOR_ROLLBACK ||
+            rep.result == SLUICE_ANCHOR_FORK ||
+            rep.result == SLUICE_ANCHOR_CONFLICT;
+        if (json)
+            printf("{\"result\":\"%s\",\"origin\":\"%s\",\"size\":%llu,"
+                "\"stored_size\":%llu,\"reason\":\"%s\"}\n",
+                sluice_anchor_result_name(rep.result), rep.origin,
+                (unsigned long long)rep.size,
+                (unsigned long long)rep.stored_size, rep.reason);
+        else if (refused)
+            printf("anchor REFUSED: %s: %s\n", rep.origin, rep.reason);
+        else
+            printf("anchor %s: %s, %llu records (Redis had %llu)\n",
+                sluice_anchor_result_name(rep.result), rep.origin,
+                (unsigned long long)rep.size,
+                (unsigned long long)rep.stored_size);
+        rc = refused ? EXIT_FAILED : EXIT_OK;
+    }
+    sluice_redis_free(r);
     sluice_key_free(key);
     return rc;
 }
@@ -704,6 +965,8 @@ int cmd_ledger(int argc, char **argv)
         return ledger_prove(argc - 1, argv + 1);
     if (strcmp(argv[1], "digest") == 0)
         return ledger_digest(argc - 1, argv + 1);
+    if (strcmp(argv[1], "anchor") == 0)
+        return ledger_anchor(argc - 1, argv + 1);
     return cli_fail("ledger: unknown subcommand '%s' (verify, show, prove, "
-        "digest)", argv[1]);
+        "digest, anchor)", argv[1]);
 }

@@ -21,6 +21,8 @@ static const cli_cmd commands[] = {
     {"keygen", "make a signing key pair (or a digest key)", cmd_keygen},
     {"ledger", "verify, show, prove records of a decision ledger", cmd_ledger},
     {"receipt", "verify a receipt with the public key", cmd_receipt},
+    {"publish", "make a signed bundle the fleet's policy (Redis)", cmd_publish},
+    {"fleet", "the fleet's policy and workers (Redis): status, worker", cmd_fleet},
 };
 
 static void usage(FILE *f)

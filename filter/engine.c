@@ -27,6 +27,7 @@
 #include "filter/label.h"
 #include "filter/verdict.h"
 #include "ledger/ledger.h"
+#include "state/state.h"
 
 #define DEFAULT_MAX_INPUT (16u << 20)
 #define DEFAULT_MAX_SPANS 10000u
@@ -38,6 +39,8 @@ struct sluice_engine {
     size_t max_spans;
     sluice_ledger *ledger;    /* borrowed, may be NULL (lock) */
     sluice_fail_mode fail;    /* (lock) */
+    state_attach *state;      /* Redis cache and strikes (state/hook.c):
+                                 a reference, may be NULL (lock) */
 };
 
 int sluice_engine_new(sluice_engine **out, const sluice_engine_options *opts,
@@ -72,6 +75,7 @@ void sluice_engine_free(sluice_engine *e)
     if (e == NULL)
         return;
     sluice_policy_unref(e->policy);
+    state_attach_unref(e->state);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
@@ -124,6 +128,17 @@ int sluice_engine_set_ledger(sluice_engine *e, sluice_ledger *l,
     e->fail = fail;
     (void)pthread_mutex_unlock(&e->lock);
     return 0;
+}
+
+state_attach *engine_swap_state(sluice_engine *e, state_attach *a)
+{
+    state_attach *old;
+    if (pthread_mutex_lock(&e->lock) != 0)
+        return a;                 /* not taken: the caller drops it */
+    old = e->state;
+    e->state = a;
+    (void)pthread_mutex_unlock(&e->lock);
+    return old;
 }
 
 /*
@@ -182,8 +197,9 @@ int engine_record_digest(sluice_engine *e, sluice_verdict *v,
     return verdict_force_block(v, "ledger_unavailable", text, len);
 }
 
-int sluice_check(sluice_engine *e, const char *text, size_t len,
-    const sluice_meta *meta, sluice_verdict **out, sluice_error *err)
+int engine_check(sluice_engine *e, const char *text, size_t len,
+    const sluice_meta *meta, sluice_verdict **out, sluice_state_info *info,
+    sluice_error *err)
 {
     if (out == NULL || e == NULL || (text == NULL && len > 0))
         return psrc_error(err, SLUICE_EINVAL, NULL, 0,
@@ -204,7 +220,15 @@ int sluice_check(sluice_engine *e, const char *text, size_t len,
     if (s == NULL) {
         rc = psrc_error(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
     } else {
-        rc = check_run(p, s, text ? text : "", len, e->max_spans, out);
+        state_attach *st = NULL;
+        if (pthread_mutex_lock(&e->lock) == 0) {
+            st = state_attach_ref(e->state);
+            (void)pthread_mutex_unlock(&e->lock);
+        }
+        rc = st != NULL ? state_check(st, p, s, text ? text : "", len,
+                e->max_spans, meta, out, info) :
+            check_run(p, s, text ? text : "", len, e->max_spans, out);
+        state_attach_unref(st);
         policy_scratch_put(p, s);
         if (rc == 0)
             rc = engine_record(e, *out, meta, text ? text : "", len);
@@ -221,4 +245,10 @@ int sluice_check(sluice_engine *e, const char *text, size_t len,
     }
     sluice_policy_unref(p);
     return rc;
+}
+
+int sluice_check(sluice_engine *e, const char *text, size_t len,
+    const sluice_meta *meta, sluice_verdict **out, sluice_error *err)
+{
+    return engine_check(e, text, len, meta, out, NULL, err);
 }

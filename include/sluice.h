@@ -1030,6 +1030,444 @@ SLUICE_API SLUICE_WUR int sluice_policy_lint(const char *path,
     const sluice_lint_options *opts, sluice_lint_fn fn, void *payload,
     sluice_lint_report *report, sluice_error *err);
 
+/* ------------------------------------------------------------------------
+ * Redis state (state/, docs/redis.md)
+ *
+ * Optional state shared by a fleet of engines through Redis (hiredis).
+ * An engine works without it; with it:
+ *
+ *   - a verdict cache: policy hash + keyed digest of the output -> the
+ *     verdict (action, rules, spans; never the text), with a TTL;
+ *   - fleet policy distribution: `sluice publish` stores a signed bundle
+ *     and announces its hash on a channel; each subscribed engine fetches
+ *     it, checks signature and trust, compiles it and swaps atomically,
+ *     or refuses it and keeps its policy; workers report what they run;
+ *   - checkpoint anchors: each ledger writer's latest signed checkpoint,
+ *     advanced by a compare-and-swap script that refuses a smaller tree
+ *     (rollback) and another root for the same size (fork);
+ *   - strike counters: blocked verdicts per tenant and subject, in a row
+ *     and in a sliding window, and escalation (suspension).
+ *
+ * Time bounds: every call an output's check makes waits at most the
+ * handle's `timeout_ms` in all, connecting included (non-blocking
+ * connect, poll with a deadline). A failure puts the handle into back-off
+ * (exponential, jittered, from backoff_min_ms to backoff_max_ms): calls
+ * then fail at once, without touching the network, until one call probes
+ * with a fresh connection. Redis being down is then the configured fail
+ * mode: the cache is skipped ("cache":"unavailable"), strikes fail open
+ * (or closed, if asked). Failures of Redis are SLUICE_EIO, with a message
+ * saying what happened (refused, timed out, back-off, an error reply).
+ *
+ * Keys and channels all begin with one prefix (default "sluice:"), listed
+ * in docs/redis.md.
+ *
+ * Objects: sluice_redis is thread-safe (a pool of connections, each used
+ * by one thread at a time). sluice_fleet runs one thread of its own, with
+ * its own connections.
+ * ---------------------------------------------------------------------- */
+
+typedef struct sluice_redis sluice_redis;
+
+typedef enum sluice_log_level {
+    SLUICE_LOG_ERROR = 0,      /* something was refused or failed */
+    SLUICE_LOG_WARNING = 1,    /* Redis went away, a retry */
+    SLUICE_LOG_INFO = 2        /* a policy swapped, Redis came back */
+} sluice_log_level;
+
+/* A one-line message (borrowed for the call). Called from the thread that
+   saw the event, the fleet thread included; it must not call back into
+   the object that logs. */
+typedef void (*sluice_log_fn)(sluice_log_level level, const char *msg,
+    void *payload);
+
+#define SLUICE_REDIS_OPTIONS_VERSION 1
+typedef struct sluice_redis_options {
+    unsigned version;          /* SLUICE_REDIS_OPTIONS_VERSION */
+    const char *addr;          /* "HOST:PORT", "HOST" (port 6379),
+                                  "[IPv6]:PORT", "unix:/PATH" or "/PATH",
+                                  "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]";
+                                  NULL: "127.0.0.1:6379". A host name is
+                                  resolved at each connect, which the
+                                  timeouts do not bound: prefer addresses */
+    const char *username;      /* AUTH user (Redis 6 ACL); NULL: none */
+    const char *password;      /* AUTH password; NULL: none (copied,
+                                  wiped when the handle is freed) */
+    int db;                    /* SELECT; 0: the default database */
+    const char *prefix;        /* of every key and channel; NULL: "sluice:" */
+    uint32_t timeout_ms;       /* bound on each call on an output's path,
+                                  connecting included; 0: 50 */
+    uint32_t connect_timeout_ms;  /* bound on connecting (within the
+                                  above on an output's path); 0: 200 */
+    uint32_t bulk_timeout_ms;  /* bound on calls off the output path
+                                  (publish, bundle fetch, status,
+                                  anchors); 0: 10000 */
+    uint32_t backoff_min_ms;   /* first back-off after a failure; 0: 100 */
+    uint32_t backoff_max_ms;   /* the back-off doubles up to this; 0: 5000 */
+    unsigned connections;      /* pool size; 0: 4 */
+    sluice_log_fn log;         /* NULL: silent */
+    void *log_payload;
+} sluice_redis_options;
+#define SLUICE_REDIS_OPTIONS_INIT { SLUICE_REDIS_OPTIONS_VERSION, NULL, \
+    NULL, NULL, 0, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL }
+
+/*
+ * Make a handle. It does not connect: the first call does, so an engine
+ * starts while Redis is down (sluice_redis_ping to find out now). Strings
+ * are copied. Errors: SLUICE_EINVAL (an address that does not parse, a
+ * prefix over 64 bytes or with spaces, bad timeouts), SLUICE_ENOMEM.
+ * The caller frees it with sluice_redis_free, after everything that uses
+ * it (engines, fleets).
+ */
+SLUICE_API SLUICE_WUR int sluice_redis_new(sluice_redis **out,
+    const sluice_redis_options *opts, sluice_error *err);
+
+/* Close the connections, wipe the password, free. NULL is a no-op. */
+SLUICE_API void sluice_redis_free(sluice_redis *r);
+
+/* PING now, ignoring the back-off, within connect_timeout_ms +
+   timeout_ms. 0, or SLUICE_EIO with err saying why. */
+SLUICE_API SLUICE_WUR int sluice_redis_ping(sluice_redis *r,
+    sluice_error *err);
+
+typedef struct sluice_redis_stats {
+    uint64_t calls;            /* calls that reached Redis */
+    uint64_t failures;         /* of which failed (any reason) */
+    uint64_t timeouts;         /* of which timed out */
+    uint64_t skipped;          /* calls failed at once during back-off */
+    uint64_t connects;         /* connections made */
+    uint32_t backoff_ms;       /* current back-off, 0 when up */
+    int up;                    /* 1: the last call succeeded */
+} sluice_redis_stats;
+SLUICE_API void sluice_redis_get_stats(sluice_redis *r,
+    sluice_redis_stats *out);
+
+/* ---- engines: verdict cache and strikes ------------------------------- */
+
+typedef enum sluice_cache_status {
+    SLUICE_CACHE_OFF = 0,          /* no cache on this engine */
+    SLUICE_CACHE_MISS = 1,         /* checked, and stored */
+    SLUICE_CACHE_HIT = 2,          /* the verdict came from the cache */
+    SLUICE_CACHE_UNAVAILABLE = 3,  /* Redis down, slow or in back-off:
+                                      checked without the cache */
+    SLUICE_CACHE_SKIP = 4          /* not cacheable (shorter than
+                                      cache_min_bytes, spans truncated,
+                                      a forced verdict): checked */
+} sluice_cache_status;
+
+/* "off", "miss", "hit", "unavailable", "skip"; "?" otherwise. Static. */
+SLUICE_API const char *sluice_cache_status_name(int status);
+
+/*
+ * Escalation for repeat offenders (per tenant and subject, the `tenant`
+ * and `subject` of sluice_meta): `row` blocked verdicts in a row, or
+ * `count` within the last `window_s` seconds, suspend the subject for
+ * `suspend_s` seconds (a suspension is not extended while it lasts).
+ * While suspended, with `block` set every output of the subject is
+ * blocked (reason "subject_suspended"); without it verdicts stand and
+ * sluice_state_info.suspended says so. Only verdicts the policy blocked
+ * count (not forced blocks). Time is Redis's clock.
+ */
+typedef struct sluice_escalation {
+    uint32_t row;              /* blocks in a row; 0: not counted */
+    uint32_t count;            /* blocks within window_s; 0: not counted */
+    uint32_t window_s;         /* the sliding window (required with count);
+                                  also how long a row lasts (default 1 day) */
+    uint32_t suspend_s;        /* required when row or count is set */
+    int block;                 /* 1: block while suspended; 0: mark */
+} sluice_escalation;
+
+#define SLUICE_ENGINE_REDIS_OPTIONS_VERSION 1
+typedef struct sluice_engine_redis_options {
+    unsigned version;          /* SLUICE_ENGINE_REDIS_OPTIONS_VERSION */
+    int cache;                 /* 1: verdict cache for whole-text checks */
+    const struct sluice_key *digest_key;  /* with cache: keys the output
+                                  digests in cache keys (a digest key, or
+                                  a signer key: its derived digest key);
+                                  the same on every engine sharing the
+                                  cache. Copied */
+    uint32_t cache_ttl_s;      /* 0: 3600 */
+    size_t cache_min_bytes;    /* shorter outputs skip the cache; 0: none
+                                  do (docs/redis.md: when it pays) */
+    int strikes;               /* 1: count blocks per tenant and subject
+                                  (checks whose meta has a subject) */
+    sluice_escalation escalation;
+    sluice_fail_mode strikes_fail;  /* strikes cannot be counted (Redis
+                                  down): OPEN (default) the verdict
+                                  stands; CLOSED: block, reason
+                                  "strikes_unavailable" */
+} sluice_engine_redis_options;
+#define SLUICE_ENGINE_REDIS_OPTIONS_INIT { \
+    SLUICE_ENGINE_REDIS_OPTIONS_VERSION, 0, NULL, 0, 0, 0, \
+    { 0, 0, 0, 0, 0 }, SLUICE_FAIL_OPEN }
+
+/*
+ * Use Redis for the engine's whole-text checks (sluice_check and
+ * sluice_check_state): the verdict cache and strikes, as `opts` asks.
+ * With r NULL, opts NULL, or neither cache nor strikes asked, the engine
+ * stops using Redis. `r` is borrowed: it must outlive the engine's use of
+ * it (detach, or free the engine, before sluice_redis_free). May be
+ * called while checks run: each check uses the setting it started with.
+ * (Fleet policy distribution is sluice_fleet_start's, not this call's.)
+ *
+ * A cache hit still goes through the rest of the check: ledger record
+ * (its reason "cache_hit" marks it), labels. Streaming sessions use
+ * neither cache nor strikes. Errors: SLUICE_EINVAL (options: cache
+ * without a digest key, escalation without suspend_s ...),
+ * SLUICE_ENOMEM.
+ */
+SLUICE_API SLUICE_WUR int sluice_engine_set_redis(sluice_engine *e,
+    sluice_redis *r, const sluice_engine_redis_options *opts,
+    sluice_error *err);
+
+/* What Redis did for one check. */
+typedef struct sluice_state_info {
+    sluice_cache_status cache;
+    int strikes;               /* 1: counted; 0: not asked (no strikes,
+                                  no subject); -1: unavailable */
+    uint32_t row;              /* the subject's blocks in a row, this one
+                                  included */
+    uint32_t window;           /* ... within the window (0 if not counted) */
+    int suspended;             /* 1: the subject is suspended */
+    uint32_t suspended_ms;     /* for this much longer */
+    double redis_ms;           /* time spent waiting on Redis */
+} sluice_state_info;
+
+/*
+ * sluice_check, telling what Redis did in *info (may be NULL: then it is
+ * sluice_check). The same errors; `info` is filled on success.
+ */
+SLUICE_API SLUICE_WUR int sluice_check_state(sluice_engine *e,
+    const char *text, size_t len, const sluice_meta *meta,
+    sluice_verdict **out, sluice_state_info *info, sluice_error *err);
+
+/*
+ * The fields of `info` for a verdict's JSON, as the text of JSON members
+ * without braces, e.g. "cache":"hit","suspend":false ("strikes":
+ * {"row":N,"window":N} when counted, "strikes":"unavailable" when not).
+ * *out is malloc'd (the caller's), "" when there is nothing to say.
+ */
+SLUICE_API SLUICE_WUR int sluice_state_info_json(
+    const sluice_state_info *info, char **out, size_t *len);
+
+/* ---- fleet policy distribution ----------------------------------------- */
+
+typedef struct sluice_publish_info {
+    char hash[65];             /* the bundle's policy hash */
+    char id[128];              /* policy id, version */
+    int64_t version;
+    uint64_t size;             /* bundle bytes */
+    int64_t published_ms;      /* when (Unix ms, Redis clock) */
+    char previous[65];         /* the hash it replaced, or "" */
+    int64_t receivers;         /* subscribers the announcement reached
+                                  (publish only) */
+    int refused;               /* publish: 1 when refused as a downgrade
+                                  (previous: the current hash) */
+} sluice_publish_info;
+
+/*
+ * Make the bundle data[0..len) the fleet's policy: check that it loads
+ * with `check` (give trust keys to publish only what workers will accept;
+ * NULL: it must load unsigned, its signature is not checked), store it
+ * under PREFIX "bundle:" HASH, make it current, and announce its hash on
+ * the channel PREFIX "policy", in one script. The bundle it replaces
+ * stays fetchable for a day. A lower version of the current policy id is
+ * refused (a downgrade) unless `force`. Publishing the current bundle
+ * again re-announces it (info->previous is then its own hash).
+ *
+ * Returns 0 with *info filled (may be NULL); SLUICE_EPOLICY (the bundle
+ * does not load: err says why; or a downgrade: info->refused), SLUICE_EIO
+ * (Redis), SLUICE_ENOMEM. Bounded by bulk_timeout_ms.
+ */
+SLUICE_API SLUICE_WUR int sluice_redis_publish(sluice_redis *r,
+    const void *data, size_t len, const sluice_policy_options *check,
+    int force, sluice_publish_info *info, sluice_error *err);
+
+/*
+ * Load the fleet's current bundle (as a late joiner does): fetch it and
+ * load it with `opts` (trust keys: see sluice_policy_load). *info (may be
+ * NULL) says which it is. Errors: SLUICE_ENOPOLICY (nothing published),
+ * SLUICE_EIO (Redis), the errors of sluice_policy_load_bundle. Bounded
+ * by bulk_timeout_ms.
+ */
+SLUICE_API SLUICE_WUR int sluice_redis_load_policy(sluice_policy **out,
+    sluice_redis *r, const sluice_policy_options *opts,
+    sluice_publish_info *info, sluice_error *err);
+
+typedef struct sluice_fleet sluice_fleet;
+
+#define SLUICE_FLEET_OPTIONS_VERSION 1
+typedef struct sluice_fleet_options {
+    unsigned version;          /* SLUICE_FLEET_OPTIONS_VERSION */
+    const sluice_policy_options *policy;  /* how bundles load: trust keys
+                                  (copied), allow_unsigned, limits; NULL:
+                                  defaults (no trust keys: only
+                                  allow_unsigned lets a bundle load) */
+    const char *worker;        /* this worker's id (1..128 printable
+                                  characters); NULL: "HOST:PID" */
+    uint32_t report_s;         /* the worker's report lives this long,
+                                  refreshed every third of it; 0: 30 */
+    int allow_downgrade;       /* 1: accept a lower version of the
+                                  running policy id */
+    int no_initial_load;       /* 1: sluice_fleet_start does not load the
+                                  current bundle before it returns */
+    sluice_log_fn log;         /* swaps, refusals, Redis going away; NULL:
+                                  the Redis handle's */
+    void *log_payload;
+} sluice_fleet_options;
+#define SLUICE_FLEET_OPTIONS_INIT { SLUICE_FLEET_OPTIONS_VERSION, NULL, \
+    NULL, 0, 0, 0, NULL, NULL }
+
+/*
+ * Keep engine `e` on the fleet's policy. First (unless no_initial_load)
+ * load the current bundle, if there is one and Redis answers within
+ * bulk_timeout_ms, and set it on the engine; then start a thread that
+ * subscribes to the channel, and on each announcement (and on each
+ * reconnect, and every report interval, in case one was missed) fetches
+ * the bundle, checks signature and trust, compiles it and swaps it in
+ * with sluice_engine_set_policy (atomic: each check runs under the old or
+ * the new policy). A bundle that does not load (a bad signature, an
+ * untrusted key, a malformed policy, a hash other than announced, a
+ * downgrade) is refused: logged at error level, reported in the worker's
+ * entry, and the engine keeps its policy. The thread reports the hash it
+ * runs under PREFIX "worker:" ID, with a TTL. It connects with r's
+ * options (its own connections) and reconnects with r's back-off.
+ *
+ * Returns 0 also when the initial load could not happen (Redis down,
+ * nothing published: the engine keeps what it has, possibly no policy,
+ * so checks fail closed until a bundle arrives); sluice_fleet_get_stats
+ * tells. Errors: SLUICE_EINVAL, SLUICE_ENOMEM, SLUICE_EINTERNAL (thread).
+ * `e` and `r` are borrowed until sluice_fleet_stop.
+ */
+SLUICE_API SLUICE_WUR int sluice_fleet_start(sluice_fleet **out,
+    sluice_engine *e, sluice_redis *r, const sluice_fleet_options *opts,
+    sluice_error *err);
+
+/* Stop the thread, remove the worker's entry (best effort), free. NULL is
+   a no-op. */
+SLUICE_API void sluice_fleet_stop(sluice_fleet *f);
+
+typedef struct sluice_fleet_stats {
+    char hash[65];             /* the policy the fleet thread last set, or
+                                  the engine's at start; "" if none */
+    uint64_t swaps;            /* policies set */
+    uint64_t refused;          /* bundles refused */
+    uint64_t messages;         /* announcements received */
+    uint64_t reconnects;       /* subscriptions (re)made */
+    int connected;             /* 1: subscribed now */
+    double last_swap_ms;       /* fetch + load + swap of the last one */
+} sluice_fleet_stats;
+SLUICE_API void sluice_fleet_get_stats(sluice_fleet *f,
+    sluice_fleet_stats *out);
+
+/* One worker's report, as `sluice fleet status` shows it. Strings are
+   borrowed for the callback. */
+typedef struct sluice_worker_status {
+    const char *worker;
+    const char *hash;          /* the policy it runs, "" if none */
+    const char *policy_id;
+    int64_t version;
+    int is_signed;
+    const char *state;         /* "ok", "no_policy", "refused" */
+    const char *error;         /* the last refusal, or "" */
+    const char *refused;       /* the hash it refused, or "" */
+    int64_t since_ms;          /* running it since (Unix ms) */
+    int64_t seen_ms;           /* last report (Unix ms) */
+    int64_t ttl_ms;            /* the report expires in */
+    const char *host;
+    int64_t pid;
+} sluice_worker_status;
+typedef int (*sluice_worker_fn)(const sluice_worker_status *w,
+    void *payload);
+
+/*
+ * The fleet's current policy (*current, may be NULL; hash "" when nothing
+ * is published) and every live worker report, sorted by worker id, one
+ * call of fn each (it returns 0 to go on, anything else to stop). Returns
+ * 0, fn's value, or SLUICE_EIO. Bounded by bulk_timeout_ms.
+ */
+SLUICE_API SLUICE_WUR int sluice_redis_fleet_status(sluice_redis *r,
+    sluice_publish_info *current, sluice_worker_fn fn, void *payload,
+    sluice_error *err);
+
+/* ---- checkpoint anchors ------------------------------------------------ */
+
+typedef enum sluice_anchor_result {
+    SLUICE_ANCHOR_NEW = 1,        /* none was stored: stored */
+    SLUICE_ANCHOR_ADVANCED = 2,   /* a larger tree: stored */
+    SLUICE_ANCHOR_SAME = 3,       /* the stored one: nothing to do */
+    SLUICE_ANCHOR_ROLLBACK = 4,   /* a smaller tree than stored: refused */
+    SLUICE_ANCHOR_FORK = 5,       /* another root for the stored size, or
+                                     records that do not lead to the stored
+                                     root: refused */
+    SLUICE_ANCHOR_CONFLICT = 6    /* the stored anchor changed meanwhile:
+                                     refused, try again */
+} sluice_anchor_result;
+
+/* "new", "advanced", "same", "rollback", "fork", "conflict"; "?". */
+SLUICE_API const char *sluice_anchor_result_name(int result);
+
+typedef struct sluice_anchor_report {
+    sluice_anchor_result result;
+    char origin[256];          /* the checkpoint's origin line */
+    uint64_t size;             /* its tree size */
+    uint64_t stored_size;      /* the anchor held before (0: none) */
+    char reason[256];          /* for a refusal, one line; else "" */
+} sluice_anchor_report;
+
+/*
+ * Anchor a signed checkpoint note (as sluice_checkpoint_fn gets it, or a
+ * ledger's sluice_ledger_checkpoint) under PREFIX "anchor:" ORIGIN, with
+ * the compare-and-swap script: stored if there is none or if its tree is
+ * larger; refused if smaller (rollback) or of the same size with another
+ * root (fork). Each anchor replaced is kept in a capped history (the last
+ * 64), which sluice_redis_anchors returns too, so a later forged history
+ * cannot erase the evidence. With `key` (a verifier or signer key), the
+ * note must carry its valid signature. Whether a larger tree extends the
+ * stored one needs the records: sluice_redis_anchor_ledger checks that.
+ *
+ * Returns 0 when the script ran (rep->result; refusals are logged at
+ * error level), or SLUICE_EINVAL (not a signed checkpoint, or not signed
+ * by key), SLUICE_EIO. Bounded by timeout_ms.
+ */
+SLUICE_API SLUICE_WUR int sluice_redis_anchor_put(sluice_redis *r,
+    const char *note, size_t len, const sluice_key *key,
+    sluice_anchor_report *rep, sluice_error *err);
+
+/*
+ * Anchor the latest checkpoint of `writer` (NULL: the only writer) of the
+ * ledger in `dir`, checked against Redis first: if an anchor of a smaller
+ * tree is stored, the ledger's own records must give its root at its
+ * size (else SLUICE_ANCHOR_FORK, nothing stored); the swap then happens
+ * only if that anchor is still the stored one (else
+ * SLUICE_ANCHOR_CONFLICT). The checkpoint's signature is checked with
+ * `key` (required). Reads the writer's records once. Returns as
+ * sluice_redis_anchor_put, plus the errors of reading the ledger.
+ */
+SLUICE_API SLUICE_WUR int sluice_redis_anchor_ledger(sluice_redis *r,
+    const char *dir, const char *writer, const sluice_key *key,
+    sluice_anchor_report *rep, sluice_error *err);
+
+/*
+ * The anchors Redis holds for `origin` (NULL: every origin), the current
+ * one and its history, as the text of an anchor file (signed notes one
+ * after the other), ready for sluice_verify_options.anchor. *out is
+ * malloc'd (the caller's; "" and *count 0 when there are none).
+ * Bounded by bulk_timeout_ms. 0 or SLUICE_EIO, SLUICE_ENOMEM.
+ */
+SLUICE_API SLUICE_WUR int sluice_redis_anchors(sluice_redis *r,
+    const char *origin, char **out, size_t *len, size_t *count,
+    sluice_error *err);
+
+/*
+ * A sluice_checkpoint_fn (sluice_ledger_options.on_checkpoint) that
+ * anchors each synced checkpoint; its payload is the sluice_redis. It
+ * calls sluice_redis_anchor_put without a key (the ledger signed it) and
+ * logs refusals and failures through the handle; a checkpoint that could
+ * not be anchored is simply anchored by a later one.
+ */
+SLUICE_API void sluice_redis_anchor_checkpoint(const char *writer,
+    const char *note, size_t len, void *payload);
+
 #ifdef __cplusplus
 }
 #endif

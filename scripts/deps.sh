@@ -41,6 +41,8 @@ pc   yaml-0.1      libyaml-dev
 pc   libhs         @hyperscan
 pc   cmocka        libcmocka-dev
 pc   libcjson      libcjson-dev
+pc   hiredis       libhiredis-dev
+cmd  redis-server  redis-server
 '
 
 usage() {
