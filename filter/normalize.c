@@ -2431,6 +2431,27 @@ int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
     return 0;
 }
 
+/* Restart the normalizer at checkpoint k of lz, into an empty win. */
+static void window_begin(const norm_out *lz, unsigned flags,
+    const norm_ckpt *k, norm_state *st, norm_out *win)
+{
+    norm_out_reset(win);
+    norm_state_init(st, flags, lz->lazy_base + k->in);
+    st->started = (k->gap & NORM_GAP_START) == 0;
+    st->gap = k->gap & ~NORM_GAP_START;
+}
+
+/* Normalize the next LAZY_STEP bytes of in[*pos..len) into win. */
+static int window_feed(const norm_tables *t, norm_state *st, const char *in,
+    size_t len, size_t *pos, norm_out *win)
+{
+    size_t n = len - *pos > LAZY_STEP ? LAZY_STEP : len - *pos;
+    int rc = norm_feed(t, st, in + *pos, n, *pos + n == len, win);
+    if (rc == 0)
+        *pos += n;
+    return rc;
+}
+
 int norm_window(const norm_tables *t, unsigned flags, const char *in,
     size_t len, const norm_out *lz, size_t first, size_t last,
     size_t min_in, norm_out *win, size_t *base)
@@ -2447,17 +2468,11 @@ int norm_window(const norm_tables *t, unsigned flags, const char *in,
             hi = mid;
     }
     const norm_ckpt *k = &lz->ck[lo];
-    norm_out_reset(win);
-    norm_state_init(&st, flags, lz->lazy_base + k->in);
-    st.started = (k->gap & NORM_GAP_START) == 0;
-    st.gap = k->gap & ~NORM_GAP_START;
+    window_begin(lz, flags, k, &st, win);
     pos = k->in;
-    while (pos < len && (k->out + win->len <= last || pos - k->in < min_in)) {
-        size_t n = len - pos > LAZY_STEP ? LAZY_STEP : len - pos;
-        if ((rc = norm_feed(t, &st, in + pos, n, pos + n == len, win)) != 0)
+    while (pos < len && (k->out + win->len <= last || pos - k->in < min_in))
+        if ((rc = window_feed(t, &st, in, len, &pos, win)) != 0)
             return rc;
-        pos += n;
-    }
     *base = k->out;
     return 0;
 }
@@ -2478,10 +2493,7 @@ int norm_lazy_find(const norm_tables *t, unsigned flags, const char *in,
             hi = mid;
     }
     const norm_ckpt *k = &lz->ck[lo];
-    norm_out_reset(win);
-    norm_state_init(&st, flags, lz->lazy_base + k->in);
-    st.started = (k->gap & NORM_GAP_START) == 0;
-    st.gap = k->gap & ~NORM_GAP_START;
+    window_begin(lz, flags, k, &st, win);
     pos = k->in;
     *base = k->out;
     for (;;) {
@@ -2492,10 +2504,8 @@ int norm_lazy_find(const norm_tables *t, unsigned flags, const char *in,
             }
         if (pos >= len)
             break;
-        size_t n = len - pos > LAZY_STEP ? LAZY_STEP : len - pos;
-        if ((rc = norm_feed(t, &st, in + pos, n, pos + n == len, win)) != 0)
+        if ((rc = window_feed(t, &st, in, len, &pos, win)) != 0)
             return rc;
-        pos += n;
     }
     *idx = lz->len;
     return 0;
