@@ -1365,27 +1365,33 @@ static char *dup_bytes(const char *s, size_t n)
     return d;
 }
 
-/* Input with each (merged) redact span replaced by its rule's mask. */
-static char *redact(const sluice_policy *p, const cand *c, size_t n,
-    const char *text, size_t len, size_t fcjk, size_t *outlen)
+char *check_redact(const sluice_policy *p, const void *spans, size_t n,
+    check_span_fn at, const char *text, size_t len, size_t fcjk,
+    size_t *outlen)
 {
     size_t cap = len + 1, used = 0, pos = 0;
     char *o = malloc(cap);
     if (o == NULL)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        const crule *r = &p->rules[c[i].rule];
+        size_t a, b, ka, kb;
+        uint32_t ri, kr;
+        at(spans, i, &a, &b, &ri);
+        const crule *r = &p->rules[ri];
         if (r->action != SLUICE_REDACT)
             continue;
-        size_t a = c[i].start, b = c[i].end;
         if (b <= pos)
             continue;
         if (a < pos)
             a = pos;
         /* extend over overlapping redactions */
-        for (size_t k = i + 1; k < n && c[k].start < b; k++)
-            if (p->rules[c[k].rule].action == SLUICE_REDACT && c[k].end > b)
-                b = c[k].end;
+        for (size_t k = i + 1; k < n; k++) {
+            at(spans, k, &ka, &kb, &kr);
+            if (ka >= b)
+                break;
+            if (p->rules[kr].action == SLUICE_REDACT && kb > b)
+                b = kb;
+        }
         const char *m = check_lang_zh(p, fcjk, b) ? r->mask_zh : r->mask_en;
         size_t ml = strlen(m), need = used + (a - pos) + ml + (len - b) + 1;
         if (need > cap) {
@@ -1409,6 +1415,15 @@ static char *redact(const sluice_policy *p, const cand *c, size_t n,
     o[used] = '\0';
     *outlen = used;
     return o;
+}
+
+static void cand_at(const void *spans, size_t i, size_t *start, size_t *end,
+    uint32_t *rule)
+{
+    const cand *c = (const cand *)spans + i;
+    *start = c->start;
+    *end = c->end;
+    *rule = c->rule;
 }
 
 /* Drop candidates fully inside an allow span; allow candidates go too. */
@@ -1503,7 +1518,8 @@ static int decide(sluice_policy *p, policy_scratch *s, const char *text,
         v->output_len = strlen(ref);
         v->output = dup_bytes(ref, v->output_len);
     } else if (action == SLUICE_REDACT) {
-        v->output = redact(p, c, n, text, len, fcjk, &v->output_len);
+        v->output = check_redact(p, c, n, cand_at, text, len, fcjk,
+            &v->output_len);
     } else {
         v->output_len = len;
         v->output = dup_bytes(text, len);

@@ -142,6 +142,21 @@ const sview *check_view(const policy_scratch *s, size_t g, int which);
 /* Stream byte of view byte p (p <= v->len). */
 size_t check_view_src(const sview *v, size_t p);
 
+/* Span i of an array, for check_redact: original offsets and rule. */
+typedef void (*check_span_fn)(const void *spans, size_t i, size_t *start,
+    size_t *end, uint32_t *rule);
+
+/*
+ * The input with each (merged) redacting span replaced by its rule's
+ * mask, in the language check_lang_zh gives (fcjk: the first ideograph).
+ * `spans` (n of them, sorted by start) is read through `at`, so whole-text
+ * checks (candidates) and the verdict cache (verdict spans) share it.
+ * Returns a malloc'd NUL-terminated string (*outlen bytes), or NULL.
+ */
+char *check_redact(const sluice_policy *p, const void *spans, size_t n,
+    check_span_fn at, const char *text, size_t len, size_t fcjk,
+    size_t *outlen);
+
 /* The term (as written) a candidate matched, or NULL for a regex. */
 const char *check_cand_term(const sluice_policy *p, const cand *c);
 

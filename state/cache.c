@@ -166,51 +166,19 @@ static char *dup_bytes(const char *s, size_t n)
     return d;
 }
 
-/* The text with each (merged) redacting span replaced by its rule's mask,
-   as check.c's redact() does over its candidates. */
-static char *redact(const sluice_policy *p, const uint32_t *ri,
-    const sluice_span *sp, size_t n, const char *text, size_t len,
-    size_t fcjk, size_t *outlen)
+/* Verdict span i and its rule index, for check_redact. */
+typedef struct cached_spans {
+    const sluice_span *sp;
+    const uint32_t *ri;
+} cached_spans;
+
+static void cached_at(const void *spans, size_t i, size_t *start,
+    size_t *end, uint32_t *rule)
 {
-    size_t cap = len + 1, used = 0, pos = 0;
-    char *o = malloc(cap);
-    if (o == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        const crule *r = &p->rules[ri[i]];
-        if (r->action != SLUICE_REDACT)
-            continue;
-        size_t a = sp[i].start, b = sp[i].end;
-        if (b <= pos)
-            continue;
-        if (a < pos)
-            a = pos;
-        for (size_t k = i + 1; k < n && sp[k].start < b; k++)
-            if (p->rules[ri[k]].action == SLUICE_REDACT && sp[k].end > b)
-                b = sp[k].end;
-        const char *m = check_lang_zh(p, fcjk, b) ? r->mask_zh : r->mask_en;
-        size_t ml = strlen(m), need = used + (a - pos) + ml + (len - b) + 1;
-        if (need > cap) {
-            while (cap < need)
-                cap *= 2;
-            char *q = realloc(o, cap);
-            if (q == NULL) {
-                free(o);
-                return NULL;
-            }
-            o = q;
-        }
-        memcpy(o + used, text + pos, a - pos);
-        used += a - pos;
-        memcpy(o + used, m, ml);
-        used += ml;
-        pos = b;
-    }
-    memcpy(o + used, text + pos, len - pos);
-    used += len - pos;
-    o[used] = '\0';
-    *outlen = used;
-    return o;
+    const cached_spans *cs = spans;
+    *start = cs->sp[i].start;
+    *end = cs->sp[i].end;
+    *rule = cs->ri[i];
 }
 
 /* Rules and categories of the spans, in policy order (as decide()). */
@@ -264,8 +232,9 @@ static int fill_output(sluice_policy *p, sluice_verdict *v, const uint32_t *ri,
         v->output_len = strlen(ref);
         v->output = dup_bytes(ref, v->output_len);
     } else if (v->action == SLUICE_REDACT) {
-        v->output = redact(p, ri, v->spans, v->nspans, text, len, fcjk,
-            &v->output_len);
+        cached_spans cs = { v->spans, ri };
+        v->output = check_redact(p, &cs, v->nspans, cached_at, text, len,
+            fcjk, &v->output_len);
     } else {
         v->output_len = len;
         v->output = dup_bytes(text, len);
