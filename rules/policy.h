@@ -108,6 +108,13 @@ struct sluice_policy {
     policy_scratch *pool;    /* free scratch objects */
 };
 
+/* Grow *p (an array of elem-byte items, *cap of them) to hold `need`,
+   doubling. Returns 0 or SLUICE_ENOMEM (*p unchanged). */
+int policy_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+/* Monotonic clock, in milliseconds. */
+double policy_now_ms(void);
+
 /* Compile a parsed policy; takes ownership of src (freed on failure). */
 int policy_compile(sluice_policy **out, psrc *src, sluice_error *err);
 

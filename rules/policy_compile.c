@@ -61,7 +61,7 @@ typedef struct gbuild {
     dedup dd;
 } gbuild;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
+int policy_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
@@ -219,7 +219,7 @@ static int add_term(gbuild *b, const norm_tables *nt, norm_out *scratch,
     if (plain)
         found = dedup_find(b, scratch->text, scratch->len, &slotpos);
 
-    if ((rc = grow((void **)&g->refs, &b->caprefs, g->nrefs + 1,
+    if ((rc = policy_grow((void **)&g->refs, &b->caprefs, g->nrefs + 1,
              sizeof *g->refs)) != 0)
         return cerr(err, rc, file, line, "out of memory");
     uint32_t ri = (uint32_t)g->nrefs++;
@@ -233,11 +233,11 @@ static int add_term(gbuild *b, const norm_tables *nt, norm_out *scratch,
         return 0;
     }
 
-    if (grow((void **)&g->terms, &b->capterms, g->nterms + 1,
+    if (policy_grow((void **)&g->terms, &b->capterms, g->nterms + 1,
             sizeof *g->terms) != 0 ||
-        grow((void **)&b->off, &b->capoff, g->nterms + 1,
+        policy_grow((void **)&b->off, &b->capoff, g->nterms + 1,
             sizeof *b->off) != 0 ||
-        grow((void **)&b->bytes, &b->capbytes, b->nbytes + scratch->len,
+        policy_grow((void **)&b->bytes, &b->capbytes, b->nbytes + scratch->len,
             1) != 0)
         return cerr(err, SLUICE_ENOMEM, file, line, "out of memory");
 
@@ -254,7 +254,7 @@ static int add_term(gbuild *b, const norm_tables *nt, norm_out *scratch,
     g->refs[ri].next = UINT32_MAX;
 
     if (any_run) {
-        if (grow((void **)&g->runpool, &b->caprun, g->nrunpool + ncp, 1) != 0)
+        if (policy_grow((void **)&g->runpool, &b->caprun, g->nrunpool + ncp, 1) != 0)
             return cerr(err, SLUICE_ENOMEM, file, line, "out of memory");
         t->runs = (uint32_t)g->nrunpool;
         for (size_t i = 0; i < scratch->len; i++)
@@ -568,7 +568,7 @@ static int resolve_rule(sluice_policy *p, size_t i, sluice_error *err)
     return 0;
 }
 
-static double now_ms(void)
+double policy_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -755,7 +755,7 @@ static void prefix_dir(sluice_error *err, const char *dir)
 
 int policy_compile(sluice_policy **out, psrc *src, sluice_error *err)
 {
-    double t0 = now_ms();
+    double t0 = policy_now_ms();
     gbuild gb[MAX_GROUPS];
     int rc;
 
@@ -825,7 +825,7 @@ int policy_compile(sluice_policy **out, psrc *src, sluice_error *err)
        glibc keeps mapped; hand it back so a loaded engine stays small. */
     malloc_trim(0);
 #endif
-    p->compile_ms = now_ms() - t0;
+    p->compile_ms = policy_now_ms() - t0;
     *out = p;
     return 0;
 fail:

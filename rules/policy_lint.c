@@ -196,36 +196,6 @@ typedef struct lint {
     unsigned qi;
 } lint;
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 16;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (q == NULL)
-        return SLUICE_ENOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
-static const char *const action_names[] = {
-    "allow", "flag", "label", "redact", "block"
-};
-
-static const char *act_name(int a)
-{
-    return a >= 0 && a <= 4 ? action_names[a] : "?";
-}
 
 const char *sluice_lint_severity_name(int severity)
 {
@@ -255,7 +225,7 @@ static int file_index(const lint *c, const char *file)
 /* Keep `s` for the findings' lifetime; NULL if out of memory. */
 static const char *keep(lint *c, const char *s)
 {
-    if (grow((void **)&c->owned, &c->capowned, c->nowned + 1,
+    if (policy_grow((void **)&c->owned, &c->capowned, c->nowned + 1,
             sizeof *c->owned) != 0)
         return NULL;
     char *d = strdup(s);
@@ -277,7 +247,7 @@ static int vadd(lint *c, int sev, const char *code, int rank,
     for (char *s = buf; *s; s++)   /* one line, always */
         if ((unsigned char)*s < 0x20 || *s == 0x7F)
             *s = ' ';
-    if (grow((void **)&c->f, &c->capf, c->nf + 1, sizeof *c->f) != 0)
+    if (policy_grow((void **)&c->f, &c->capf, c->nf + 1, sizeof *c->f) != 0)
         return SLUICE_ENOMEM;
     lfind *f = &c->f[c->nf];
     if ((f->msg = strdup(buf)) == NULL)
@@ -597,9 +567,9 @@ static uint32_t key_of(lint *c, int g, const norm_out *o, uint32_t ncp,
     uint32_t found = key_find(c, g, o->text, o->len, ncp, runs, &j);
     if (found != NONE)
         return found;
-    if (grow((void **)&c->k, &c->capk, c->nk + 1, sizeof *c->k) != 0 ||
-        grow((void **)&c->pool, &c->cappool, c->npool + o->len, 1) != 0 ||
-        (runs != NULL && grow((void **)&c->runpool, &c->caprunpool,
+    if (policy_grow((void **)&c->k, &c->capk, c->nk + 1, sizeof *c->k) != 0 ||
+        policy_grow((void **)&c->pool, &c->cappool, c->npool + o->len, 1) != 0 ||
+        (runs != NULL && policy_grow((void **)&c->runpool, &c->caprunpool,
             c->nrunpool + ncp, 1) != 0))
         return NONE;
     lkey *k = &c->k[c->nk];
@@ -647,7 +617,7 @@ static int add_rule_term(lint *c, uint32_t ri, uint32_t slot, int g)
 {
     const psrc_rule *r = &c->src->rules[ri];
     uint8_t runs[4096];
-    if (grow((void **)&c->t, &c->capt, c->nt_ + 1, sizeof *c->t) != 0)
+    if (policy_grow((void **)&c->t, &c->capt, c->nt_ + 1, sizeof *c->t) != 0)
         return SLUICE_ENOMEM;
     lterm *t = &c->t[c->nt_];
     memset(t, 0, sizeof *t);
@@ -930,12 +900,12 @@ static int report_dup(lint *c, const lterm *a, const lterm *b)
             "term %s %s%s%s in rule '%s' at %s%s, with the same action "
             "(%s): one of them is redundant", q(c, a->src->text), how,
             raw ? "" : " ", bq, rb->id, where(c, b->src), note,
-            act_name(ab));
+            sluice_action_name(ab));
     return add_term(c, SLUICE_LINT_WARNING, "shadowed-term", a,
         "term %s %s%s%s in rule '%s' (%s) at %s%s: the stronger action "
         "wins, so rule '%s' (%s) never decides on it", q(c, a->src->text),
-        how, raw ? "" : " ", bq, rb->id, act_name(ab), where(c, b->src),
-        note, ra->id, act_name(aa));
+        how, raw ? "" : " ", bq, rb->id, sluice_action_name(ab), where(c, b->src),
+        note, ra->id, sluice_action_name(aa));
 }
 
 static int report_contained(lint *c, const lterm *a, const lterm *b)
@@ -957,7 +927,7 @@ static int report_contained(lint *c, const lterm *a, const lterm *b)
     return add_term(c, SLUICE_LINT_WARNING, "contained-term", a,
         "term %s can never change a verdict: each of its matches contains "
         "a match of %s (rule '%s', %s, at %s)%s%s%s", q(c, a->src->text),
-        q(c, b->src->text), rb->id, act_name(ab), where(c, b->src),
+        q(c, b->src->text), rb->id, sluice_action_name(ab), where(c, b->src),
         a->rule != b->rule ? "; it only adds rule '" : "",
         a->rule != b->rule ? c->src->rules[a->rule].id : "",
         a->rule != b->rule ? "' to the verdict's rules" : "");
@@ -1332,10 +1302,10 @@ static void probe_required(probe *x)
 
 static int probe_run(probe *x, size_t len, double *ms)
 {
-    double t0 = now_ms();
+    double t0 = policy_now_ms();
     int rc = pcre2_match(x->re, (PCRE2_SPTR)x->buf, len, 0, x->opts, x->md,
         x->mc);
-    *ms = now_ms() - t0;
+    *ms = policy_now_ms() - t0;
     return rc;
 }
 
@@ -1451,7 +1421,7 @@ static int probe_regex(lint *c, size_t ri, const alpha *al)
     (void)pcre2_jit_compile(x->re, PCRE2_JIT_COMPLETE |
         PCRE2_JIT_PARTIAL_HARD);   /* as the runtime: JIT when there is */
     probe_required(x);
-    double t0 = now_ms();
+    double t0 = policy_now_ms();
     size_t npair = al->n < PROBE_PAIRS ? al->n : PROBE_PAIRS;
     size_t nunits = al->n + npair * npair;
     static const char *const tails[] = {"", "!", ""};   /* the last one
@@ -1471,7 +1441,7 @@ static int probe_regex(lint *c, size_t ri, const alpha *al)
             rc = probe_series(c, r, line, x, u < al->n ? PROBE_MAX_SINGLE :
                 PROBE_MAX_PAIR);
         }
-        if (now_ms() - t0 > PROBE_BUDGET_MS)
+        if (policy_now_ms() - t0 > PROBE_BUDGET_MS)
             break;
     }
     if (rc > 0)
@@ -1726,7 +1696,7 @@ static int check_allow(lint *c, pcre2_code **re)
             a.noise = (c->g[g].flags & NORM_SKIP_NOISE) != 0;
             a.g = &c->g[g];
             if (norm_text(c->nt, c->g[g].flags, a.text, a.len, &o) != 0 ||
-                grow((void **)&c->apool, &c->capapool, c->napool + o.len,
+                policy_grow((void **)&c->apool, &c->capapool, c->napool + o.len,
                     1) != 0) {
                 rc = SLUICE_ENOMEM;
                 break;
@@ -1816,8 +1786,8 @@ static int vocab_add(vocab *v, const char *s, size_t n)
     }
     if (v->len + n + 1 > VOCAB_MAX_BYTES)
         return SLUICE_ETOOBIG;
-    if (grow((void **)&v->buf, &v->cap, v->len + n + 1, 1) != 0 ||
-        grow((void **)&v->start, &v->capn, v->n + 1, sizeof *v->start) != 0)
+    if (policy_grow((void **)&v->buf, &v->cap, v->len + n + 1, 1) != 0 ||
+        policy_grow((void **)&v->start, &v->capn, v->n + 1, sizeof *v->start) != 0)
         return SLUICE_ENOMEM;
     v->start[v->n] = (uint32_t)v->len;
     memcpy(v->buf + v->len, s, n);
@@ -2014,7 +1984,7 @@ static int on_vocab_allow(unsigned int id, unsigned long long from,
     size_t os = s->base + o->src[ns], oe = s->base + o->src_end[ne - 1];
     if (oe > word_end(s->v, word_at(s->v, os)))
         return 0;
-    if (grow((void **)&s->allow, &s->capallow, s->nallow + 1,
+    if (policy_grow((void **)&s->allow, &s->capallow, s->nallow + 1,
             sizeof *s->allow) != 0) {
         s->oom = 1;
         return 1;
@@ -2071,7 +2041,7 @@ static int allow_norm(lint *c, unsigned char **bytes, lkey *ak, size_t *n)
         norm_out_reset(&c->no);
         if (norm_text(c->nt, allow_flags(ps), ps->allow[j].text,
                 strlen(ps->allow[j].text), &c->no) != 0 ||
-            grow((void **)bytes, &capb, nb + c->no.len + 1, 1) != 0)
+            policy_grow((void **)bytes, &capb, nb + c->no.len + 1, 1) != 0)
             return SLUICE_ENOMEM;
         if (c->no.len == 0)
             continue;
@@ -2350,7 +2320,7 @@ static int set_min(lint *c, const char *cat, size_t min, int line)
             c->mins[i].line = line;
             return 0;
         }
-    if (grow((void **)&c->mins, &c->capmins, c->nmins + 1,
+    if (policy_grow((void **)&c->mins, &c->capmins, c->nmins + 1,
             sizeof *c->mins) != 0)
         return SLUICE_ENOMEM;
     c->mins[c->nmins].category = cat;
@@ -2696,7 +2666,7 @@ static int check_categories(lint *c)
         else
             rc = add(c, SLUICE_LINT_INFO, "category-terms", cat->file,
                 cat->line, NULL, NULL, "category '%s' (%s): %zu %s, %zu "
-                "%s, %zu %s", cat->id, act_name(cat->action), nr[k],
+                "%s, %zu %s", cat->id, sluice_action_name(cat->action), nr[k],
                 nr[k] == 1 ? "rule" : "rules", nterm[k],
                 nterm[k] == 1 ? "term" : "terms", nrx[k],
                 nrx[k] == 1 ? "regex" : "regexes");
@@ -3169,7 +3139,7 @@ int sluice_policy_lint(const char *path, const sluice_lint_options *opts,
     sluice_error *err)
 {
     static const sluice_lint_options dflt = SLUICE_LINT_OPTIONS_INIT;
-    double t0 = now_ms();
+    double t0 = policy_now_ms();
     sluice_lint_report rep;
     sluice_error cerr;
     lint c;
@@ -3209,7 +3179,7 @@ int sluice_policy_lint(const char *path, const sluice_lint_options *opts,
     rep.vocab_words = v.n;
     rep.compiles = compiles;
     rc = deliver(&c, fn, payload, &rep);
-    rep.ms = now_ms() - t0;
+    rep.ms = policy_now_ms() - t0;
     if (report != NULL)
         *report = rep;
 out:
