@@ -104,7 +104,13 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/sluice check -p policies/baseline --jsonl examples/outputs.jsonl
 
-unit: all $(TEST_BIN) $(ITEST_BIN) headertest
+# Parts with build rules of their own (plugins/*, tests/fuzz) keep them in
+# a build.mk beside their code. A fragment may append to UNIT_EXTRA (built
+# by `make unit`, so by `make test` and `make check-asan`) and to .PHONY.
+UNIT_EXTRA =
+include $(wildcard plugins/*/build.mk tests/fuzz/build.mk)
+
+unit: all $(TEST_BIN) $(ITEST_BIN) headertest $(UNIT_EXTRA)
 
 test: deps
 	@$(MAKE) --no-print-directory unit

@@ -23,11 +23,9 @@ set -eu
 #   package  the Debian package that provides it; "@hyperscan" stands for
 #            libhyperscan-dev on amd64 and libvectorscan-dev elsewhere
 #            (same API and pkg-config module, libhs).
-# To add a dependency, add a line; for example, for the Redis state layer
-# and the nginx module:
+# To add a dependency, add a line; for example:
 #   pc    hiredis        libhiredis-dev
 #   cmd   redis-server   redis-server
-#   deb   nginx-dev      nginx-dev
 DEPS_TABLE='
 cmd  cc            build-essential
 cmd  make          build-essential
@@ -43,6 +41,12 @@ pc   cmocka        libcmocka-dev
 pc   libcjson      libcjson-dev
 pc   hiredis       libhiredis-dev
 cmd  redis-server  redis-server
+deb  nginx-dev     nginx-dev
+cmd  nginx         nginx
+pc   zlib          zlib1g-dev
+deb  python3-pytest python3-pytest
+cmd  clang         clang
+cmd  wrk           wrk
 '
 
 usage() {
