@@ -9,10 +9,10 @@
  *
  * With --redis (docs/redis.md): without -p the policy is the fleet's
  * current bundle (checked with --trust like any bundle); --cache uses the
- * verdict cache, --subject/--tenant with --strikes or --escalate count
- * blocks and escalate; --redis-anchor anchors the ledger's checkpoints.
- * What Redis did is printed with the verdict ("cache", "strikes",
- * "suspend" in JSON).
+ * verdict cache; with --subject, blocks are counted and escalated as the
+ * policy's `escalation:` section says, or as --strikes/--escalate say;
+ * --redis-anchor anchors the ledger's checkpoints. What Redis did is in
+ * the verdict ("cache", "strikes", "suspend" in its JSON).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -87,13 +87,17 @@ static void check_usage(FILE *f)
         "                        else the ledger key's digest key)\n"
         "      --cache-ttl S     seconds an entry lives (default 3600)\n"
         "      --cache-min SIZE  outputs shorter than SIZE skip the cache\n"
-        "      --tenant T, --subject S   who the output is for (metadata;\n"
-        "                        strikes count per tenant and subject)\n"
-        "      --strikes         count blocked verdicts of --subject\n"
-        "      --escalate SPEC   and escalate: row=N,count=N,window=DUR,\n"
-        "                        suspend=DUR[,mark]; DUR is 30s, 10m, 1h, 1d;\n"
-        "                        a suspended subject's outputs are blocked\n"
-        "                        (with mark: only marked \"suspend\":true)\n"
+        "      --tenant T, --subject S   who the output is for (metadata);\n"
+        "                        with --subject, blocks are counted per\n"
+        "                        tenant and subject and escalated as the\n"
+        "                        policy's escalation: section says\n"
+        "      --strikes         count blocked verdicts of --subject even if\n"
+        "                        the policy declares no escalation\n"
+        "      --escalate SPEC   escalate as SPEC, not as the policy says:\n"
+        "                        row=N,count=N,window=DUR,suspend=DUR[,mark];\n"
+        "                        DUR is 30s, 10m, 1h, 1d; a suspended\n"
+        "                        subject's outputs are blocked (with mark:\n"
+        "                        only marked \"suspend\":true)\n"
         "      --strikes-fail closed|open  Redis down: block, or not (default)\n"
         "      --redis-anchor    anchor each ledger checkpoint in Redis\n"
         "  -h, --help            this help\n"
@@ -144,44 +148,11 @@ static void print_human(const sluice_verdict *v, const char *id)
     printf("\n");
 }
 
-/* The verdict's JSON with the state fields before its closing brace. */
-static int verdict_json(const sluice_verdict *v, const sluice_state_info *st,
-    char **out, size_t *len)
-{
-    char *js = NULL, *sj = NULL, *all;
-    size_t n = 0, sn = 0;
-    if (sluice_verdict_json(v, &js, &n) != 0)
-        return -1;
-    if (st == NULL || sluice_state_info_json(st, &sj, &sn) != 0 || sn == 0) {
-        free(sj);
-        *out = js;
-        *len = n;
-        return 0;
-    }
-    all = malloc(n + sn + 2);
-    if (all == NULL) {
-        free(js);
-        free(sj);
-        return -1;
-    }
-    memcpy(all, js, n - 1);
-    all[n - 1] = ',';
-    memcpy(all + n, sj, sn);
-    all[n + sn] = '}';
-    all[n + sn + 1] = '\0';
-    free(js);
-    free(sj);
-    *out = all;
-    *len = n + sn + 1;
-    return 0;
-}
-
-static int print_json(const sluice_verdict *v, const sluice_state_info *st,
-    const char *id)
+static int print_json(const sluice_verdict *v, const char *id)
 {
     char *js = NULL;
     size_t len = 0;
-    if (verdict_json(v, st, &js, &len) != 0)
+    if (sluice_verdict_json(v, &js, &len) != 0)
         return cli_fail("out of memory");
     if (id != NULL) {
         cJSON *s = cJSON_CreateString(id);
@@ -219,7 +190,7 @@ static int check_one(sluice_engine *e, const check_opts *o, const char *text,
         return -1;
     }
     int action = sluice_verdict_action(v);
-    int rc = o->json ? print_json(v, &st, id) :
+    int rc = o->json ? print_json(v, id) :
         (print_human(v, id), print_state(&st), 0);
     uint64_t seq = 0;
     if (!o->json && o->ledger != NULL) {
@@ -550,8 +521,6 @@ static int attach_redis(const check_opts *o, sluice_engine *e,
     sluice_key *dk = NULL;
     sluice_error err;
     int rc = 0;
-    if (!o->cache && !o->strikes)
-        return 0;
     memset(&err, 0, sizeof err);
     if (o->cache && (rc = cache_key(o, &dk)) != 0)
         return rc;
@@ -559,7 +528,7 @@ static int attach_redis(const check_opts *o, sluice_engine *e,
     ro.digest_key = dk;
     ro.cache_ttl_s = o->cache_ttl;
     ro.cache_min_bytes = o->cache_min;
-    ro.strikes = o->strikes;
+    ro.strikes = o->strikes;       /* 0: as the policy's escalation says */
     ro.escalation = o->esc;
     ro.strikes_fail = o->strikes_closed ? SLUICE_FAIL_CLOSED :
         SLUICE_FAIL_OPEN;

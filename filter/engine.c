@@ -141,6 +141,16 @@ state_attach *engine_swap_state(sluice_engine *e, state_attach *a)
     return old;
 }
 
+state_attach *engine_state_ref(sluice_engine *e)
+{
+    state_attach *a = NULL;
+    if (pthread_mutex_lock(&e->lock) == 0) {
+        a = state_attach_ref(e->state);
+        (void)pthread_mutex_unlock(&e->lock);
+    }
+    return a;
+}
+
 /*
  * Record v before it is returned. A failure to record is not an error of
  * the check: the verdict changes per the fail mode, and only an
@@ -220,11 +230,7 @@ int engine_check(sluice_engine *e, const char *text, size_t len,
     if (s == NULL) {
         rc = psrc_error(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
     } else {
-        state_attach *st = NULL;
-        if (pthread_mutex_lock(&e->lock) == 0) {
-            st = state_attach_ref(e->state);
-            (void)pthread_mutex_unlock(&e->lock);
-        }
+        state_attach *st = engine_state_ref(e);
         rc = st != NULL ? state_check(st, p, s, text ? text : "", len,
                 e->max_spans, meta, out, info) :
             check_run(p, s, text ? text : "", len, e->max_spans, out);

@@ -26,6 +26,12 @@
  *
  * Memory: the window is at most held bytes + context; over `max_held` the
  * session fails closed (block, reason "session_limit").
+ *
+ * Strikes (state/, docs/redis.md): when the engine uses Redis and the
+ * session has a subject, its start asks whether the subject is suspended
+ * (a suspension with `block` blocks the session at its first feed,
+ * reason "subject_suspended"), and its decisive verdict (the block, or
+ * the verdict at finish) is counted before it is recorded.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +40,7 @@
 #include "filter/engine.h"
 #include "filter/label.h"
 #include "filter/verdict.h"
+#include "state/state.h"
 
 #define DEFAULT_MAX_HELD ((size_t)1 << 20)
 
@@ -87,6 +94,9 @@ struct sluice_session {
     int lead;                   /* LEAD_*: 0 until the first step */
     int lead_zh;                /* its language, once LEAD_READY */
     size_t lead_scan;           /* input looked at for its language */
+    state_attach *state;        /* Redis strikes: a reference, or NULL */
+    sluice_state_info sinfo;    /* what Redis said at the start */
+    int suspended_block;        /* the subject is suspended: block */
 };
 
 /* ---- small buffers ------------------------------------------------------ */
@@ -203,6 +213,10 @@ int sluice_session_new(sluice_session **out, sluice_engine *e,
         sluice_session_free(s);
         return psrc_error(err, SLUICE_ENOMEM, NULL, 0, "out of memory");
     }
+    s->state = engine_state_ref(e);
+    if (s->state != NULL)
+        s->suspended_block = state_session_open(s->state, s->pol,
+            meta ? &s->meta : NULL, &s->sinfo);
     *out = s;
     return 0;
 }
@@ -214,6 +228,7 @@ void sluice_session_free(sluice_session *s)
     if (s->scratch != NULL)
         policy_scratch_put(s->pol, s->scratch);
     sluice_verdict_free(s->stop_verdict);
+    state_attach_unref(s->state);
     sluice_policy_unref(s->pol);
     norm_out_free(&s->inv_out);
     sodium_memzero(&s->digest, sizeof s->digest);
@@ -473,11 +488,17 @@ static int emit_lead_label(sluice_session *s);
 static int finish_labels(sluice_session *s, sluice_release *out,
     sluice_verdict *v);
 
-/* Record v with the digest of everything fed so far. */
+/* Count v as a strike (when the engine uses Redis), then record it with
+   the digest of everything fed so far. */
 static int record(sluice_session *s, sluice_verdict *v)
 {
     unsigned char dg[32];
     const unsigned char *d = NULL;
+    if (s->state != NULL) {
+        int rc = state_session_close(s->state, v, &s->meta, &s->sinfo);
+        if (rc != 0)
+            return rc;
+    }
     if (s->digest_ledger != NULL) {
         crypto_generichash_blake2b_state st = s->digest;
         if (crypto_generichash_blake2b_final(&st, dg, sizeof dg) == 0)
@@ -580,6 +601,8 @@ int sluice_session_feed(sluice_session *s, const char *chunk, size_t len,
     out->stop = 0;
     if (s->stopped || s->finished)
         return SLUICE_EMISUSE;
+    if (s->suspended_block)
+        return stop_with(s, "subject_suspended", out);
     int rc = buf_append(s, chunk, len);
     if (rc == 0 && s->digest_ledger != NULL && len > 0)
         rc = crypto_generichash_blake2b_update(&s->digest,
@@ -673,6 +696,9 @@ int sluice_session_finish(sluice_session *s, sluice_release *out,
     if (s->finished)
         return SLUICE_EMISUSE;
     s->finished = 1;
+    if (!s->stopped && s->suspended_block &&
+        (rc = stop_with(s, "subject_suspended", out)) != 0)
+        return rc;
     if (s->stopped) {
         *verdict = s->stop_verdict;
         s->stop_verdict = NULL;

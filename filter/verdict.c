@@ -93,6 +93,20 @@ const sluice_policy *sluice_verdict_policy(const sluice_verdict *v)
     return v ? v->policy : NULL;
 }
 
+int sluice_verdict_state(const sluice_verdict *v, sluice_state_info *out)
+{
+    int has = v != NULL && v->has_state;
+    if (out != NULL) {
+        if (has) {
+            *out = v->state;
+        } else {
+            memset(out, 0, sizeof *out);
+            out->cache = SLUICE_CACHE_OFF;
+        }
+    }
+    return has;
+}
+
 const char *sluice_verdict_reason(const sluice_verdict *v)
 {
     return v ? v->reason : NULL;
@@ -436,6 +450,17 @@ int sluice_verdict_json(const sluice_verdict *v, char **out, size_t *len)
     if (v->invalid) {
         jlit(&b, ",\"invalid_utf8\":");
         jnum(&b, (long long)v->invalid);
+    }
+    if (v->has_state) {
+        char *sj = NULL;
+        size_t sn = 0;
+        if (sluice_state_info_json(&v->state, &sj, &sn) != 0) {
+            b.oom = 1;
+        } else if (sn > 0) {
+            jlit(&b, ",");
+            jlit(&b, sj);
+        }
+        free(sj);
     }
     jlit(&b, "}");
     if (b.oom) {

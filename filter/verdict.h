@@ -31,6 +31,9 @@ struct sluice_verdict {
     int label_pos;           /* sluice_label_position of `label` */
     int aigc;                /* 1: the verdict carries the implicit label */
     char produce_id[65];     /* its ProduceID, lower-case hex */
+    /* what Redis did (state/hook.c, session strikes), when it was used */
+    int has_state;
+    sluice_state_info state;
 };
 
 /*

@@ -664,6 +664,9 @@ typedef struct sluice_record {
     const char *subject;
     const char *model;
     int truncated;                 /* a string or list was cut short */
+    int cached;                    /* the verdict came from the verdict
+                                      cache (docs/redis.md) */
+    int suspended;                 /* its subject was suspended */
     /* SLUICE_RECORD_OPEN */
     sluice_ledger_mode mode;
     uint32_t checkpoint_records;
@@ -1176,6 +1179,15 @@ typedef struct sluice_escalation {
     int block;                 /* 1: block while suspended; 0: mark */
 } sluice_escalation;
 
+/*
+ * The escalation a policy declares (its `escalation:` section): 1 with
+ * *out filled, or 0 with *out zeroed when it declares none. An engine
+ * using Redis counts strikes and applies it unless its own options give
+ * one (sluice_engine_redis_options.escalation; docs/redis.md).
+ */
+SLUICE_API int sluice_policy_escalation(const sluice_policy *p,
+    sluice_escalation *out);
+
 #define SLUICE_ENGINE_REDIS_OPTIONS_VERSION 1
 typedef struct sluice_engine_redis_options {
     unsigned version;          /* SLUICE_ENGINE_REDIS_OPTIONS_VERSION */
@@ -1188,9 +1200,12 @@ typedef struct sluice_engine_redis_options {
     uint32_t cache_ttl_s;      /* 0: 3600 */
     size_t cache_min_bytes;    /* shorter outputs skip the cache; 0: none
                                   do (docs/redis.md: when it pays) */
-    int strikes;               /* 1: count blocks per tenant and subject
-                                  (checks whose meta has a subject) */
-    sluice_escalation escalation;
+    int strikes;               /* blocks per tenant and subject (checks
+                                  whose meta has a subject): 0 counted
+                                  when the policy declares an escalation
+                                  (default); 1 always counted; -1 never */
+    sluice_escalation escalation;  /* row or count set: used instead of
+                                  the policy's escalation */
     sluice_fail_mode strikes_fail;  /* strikes cannot be counted (Redis
                                   down): OPEN (default) the verdict
                                   stands; CLOSED: block, reason
@@ -1201,17 +1216,18 @@ typedef struct sluice_engine_redis_options {
     { 0, 0, 0, 0, 0 }, SLUICE_FAIL_OPEN }
 
 /*
- * Use Redis for the engine's whole-text checks (sluice_check and
- * sluice_check_state): the verdict cache and strikes, as `opts` asks.
- * With r NULL, opts NULL, or neither cache nor strikes asked, the engine
- * stops using Redis. `r` is borrowed: it must outlive the engine's use of
+ * Use Redis for the engine's checks: the verdict cache (whole-text
+ * checks: sluice_check, sluice_check_state) and strikes (those and
+ * streaming sessions), as `opts` and the policy ask. With r NULL, opts
+ * NULL, or no cache and strikes -1, the engine stops using Redis. `r` is borrowed: it must outlive the engine's use of
  * it (detach, or free the engine, before sluice_redis_free). May be
  * called while checks run: each check uses the setting it started with.
  * (Fleet policy distribution is sluice_fleet_start's, not this call's.)
  *
  * A cache hit still goes through the rest of the check: ledger record
- * (its reason "cache_hit" marks it), labels. Streaming sessions use
- * neither cache nor strikes. Errors: SLUICE_EINVAL (options: cache
+ * (flagged "cached"), labels. A streaming session counts its final
+ * verdict as a strike, and starts blocked while its subject is
+ * suspended (with `block`). Errors: SLUICE_EINVAL (options: cache
  * without a digest key, escalation without suspend_s ...),
  * SLUICE_ENOMEM.
  */
@@ -1239,6 +1255,15 @@ typedef struct sluice_state_info {
 SLUICE_API SLUICE_WUR int sluice_check_state(sluice_engine *e,
     const char *text, size_t len, const sluice_meta *meta,
     sluice_verdict **out, sluice_state_info *info, sluice_error *err);
+
+/*
+ * What Redis did for the check that made `v`: 1 with *out filled when
+ * the engine used Redis for it, else 0 (and *out zeroed, cache "off").
+ * sluice_verdict_json carries the same as its members "cache",
+ * "strikes", "suspend".
+ */
+SLUICE_API int sluice_verdict_state(const sluice_verdict *v,
+    sluice_state_info *out);
 
 /*
  * The fields of `info` for a verdict's JSON, as the text of JSON members

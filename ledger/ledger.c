@@ -367,6 +367,8 @@ int ledger_append_verdict_digest(sluice_ledger *l, const sluice_verdict *v,
         p ? sluice_policy_signed(p) : 0, dg, l->did,
         (const char *const *)v->rules, v->nrules,
         (const char *const *)v->cats, v->ncats, meta,
+        v->has_state && v->state.cache == SLUICE_CACHE_HIT,
+        v->has_state && v->state.suspended,
     };
     (void)rec_encode_verdict(&b, l->writer, &in);
     rc = b.oom ? SLUICE_ENOMEM : ledger_append_frame(l, b.p, b.len, seq,

@@ -296,6 +296,10 @@ static void verdict_json(lbuf *b, const sluice_record *r)
     kv_str(b, "model", r->model, 0);
     if (r->truncated)
         lbuf_str(b, ",\"truncated\":true");
+    if (r->cached)
+        lbuf_str(b, ",\"cached\":true");
+    if (r->suspended)
+        lbuf_str(b, ",\"suspended\":true");
 }
 
 static void body_json(lbuf *b, const sluice_record *r)

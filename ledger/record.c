@@ -118,6 +118,10 @@ size_t rec_encode_verdict(lbuf *b, const char *writer,
     }
     if (in->policy_signed)
         flags |= REC_F_SIGNED;
+    if (in->cached)
+        flags |= REC_F_CACHED;
+    if (in->suspended)
+        flags |= REC_F_SUSPENDED;
     if (in->digest != NULL) {
         flags |= REC_F_DIGEST;
         lbuf_u32(b, in->digest_key_id);
@@ -311,7 +315,8 @@ int rec_check(const unsigned char *rec, size_t len, rec_hdr *h,
     h->time_ns = (int64_t)le64_get(rec + REC_OFF_TIME);
     h->prev = rec + REC_OFF_PREV;
     allowed = h->type == REC_VERDICT ?
-        (REC_F_SIGNED | REC_F_DIGEST | REC_F_TRUNC) : 0;
+        (REC_F_SIGNED | REC_F_DIGEST | REC_F_TRUNC | REC_F_CACHED |
+         REC_F_SUSPENDED) : 0;
     if (h->flags & ~allowed) {
         *why = "unknown flags for the record type";
         return -1;
@@ -382,6 +387,8 @@ static void decode_verdict(lcur *c, arena *a, sluice_record *r,
     r->policy_hash = hex;
     r->policy_signed = (flags & REC_F_SIGNED) != 0;
     r->truncated = (flags & REC_F_TRUNC) != 0;
+    r->cached = (flags & REC_F_CACHED) != 0;
+    r->suspended = (flags & REC_F_SUSPENDED) != 0;
     if (flags & REC_F_DIGEST) {
         r->has_digest = 1;
         r->digest_key_id = lcur_u32(c);

@@ -34,6 +34,8 @@ enum rec_type {
 #define REC_F_SIGNED 0x0001u   /* verdict: the policy was signed */
 #define REC_F_DIGEST 0x0002u   /* verdict: a keyed digest of the text */
 #define REC_F_TRUNC 0x0004u    /* verdict: a string or list was cut short */
+#define REC_F_CACHED 0x0008u   /* verdict: from the verdict cache (Redis) */
+#define REC_F_SUSPENDED 0x0010u /* verdict: its subject was suspended */
 
 /* Offsets inside a record of the fields fixed only at append time. */
 #define REC_OFF_SESSION 4
@@ -96,6 +98,8 @@ typedef struct rec_verdict_in {
     const char *const *cats;
     size_t ncats;
     const sluice_meta *meta;       /* may be NULL */
+    int cached;                    /* REC_F_CACHED */
+    int suspended;                 /* REC_F_SUSPENDED */
 } rec_verdict_in;
 
 typedef struct rec_open_in {

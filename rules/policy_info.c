@@ -1,7 +1,8 @@
 /*
  * policy_info.c - read-only accessors to a compiled policy's rules and
  * their terms, for tools that report on a policy (sluice test: which
- * rules and terms no test case exercises).
+ * rules and terms no test case exercises), and the policy's escalation
+ * (the state layer and `sluice policy`).
  *
  * The strings returned are the policy's own (the rule ids and the term
  * texts of its parsed sources, rules/policy_src.h), so a span's `term`
@@ -29,4 +30,13 @@ const char *sluice_policy_rule_term(const sluice_policy *p, size_t i,
     if (j >= sluice_policy_rule_term_count(p, i))
         return NULL;
     return p->rules[i].src->terms[j].text;
+}
+
+int sluice_policy_escalation(const sluice_policy *p, sluice_escalation *out)
+{
+    static const sluice_escalation none;
+    int has = p != NULL && p->src != NULL && p->src->has_escalation;
+    if (out != NULL)
+        *out = has ? p->src->escalation : none;
+    return has;
 }

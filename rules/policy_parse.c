@@ -131,12 +131,21 @@ typedef struct vocab {
 /* Keys of each mapping, in the order they are processed. */
 enum { TK_POLICY, TK_VERSION, TK_DESCRIPTION, TK_REFUSAL, TK_LANGUAGE,
        TK_MASK, TK_NORMALIZE, TK_MAX_GAP, TK_CATEGORIES, TK_RULES, TK_ALLOW,
-       TK_LABEL, TK_N };
+       TK_LABEL, TK_ESCALATION, TK_N };
 static const pname top_keys[TK_N] = {
     { "policy" }, { "version" }, { "description" }, { "refusal" },
     { "language" }, { "mask" }, { "normalize" }, { "max_gap" },
-    { "categories" }, { "rules" }, { "allow" }, { "label" }
+    { "categories" }, { "rules" }, { "allow" }, { "label" },
+    { "escalation" }
 };
+
+/* The `escalation:` section (docs/redis.md#strikes-and-escalation). */
+enum { EK_ROW, EK_COUNT, EK_WINDOW, EK_SUSPEND, EK_ACTION, EK_N };
+static const pname escalation_keys[EK_N] = {
+    { "row" }, { "count" }, { "window" }, { "suspend" }, { "action" }
+};
+/* index = sluice_escalation.block */
+static const pname suspend_actions[] = { { "mark" }, { "block" } };
 
 /* The `label:` section (docs/labels.md). */
 enum { LK_TEXT, LK_POSITION, LK_LANGUAGE, LK_ALWAYS, LK_IMPLICIT,
@@ -1954,6 +1963,85 @@ static int parse_label(pctx *c, const yaml_node_t *n)
     return 0;
 }
 
+/* A duration in seconds: a plain integer, or one with a unit suffix s, m,
+ * h or d ("90", "15m", "1d"); 1 second to 366 days. */
+static int get_duration(pctx *c, const yaml_node_t *n, const char *label,
+    const char *key, uint32_t *out)
+{
+    static const char units[] = "smhd";
+    static const uint32_t mult[] = { 1, 60, 3600, 86400 };
+    const char *s, *u = NULL;
+    size_t len, i;
+    uint64_t v = 0;
+    int rc;
+
+    if ((rc = get_text(c, n, label, key, &s, &len)) != 0)
+        return rc;
+    for (i = 0; i < len && s[i] >= '0' && s[i] <= '9' && v < 1000000000;
+         i++)
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    if (i == 0 || (s[0] == '0' && i > 1) || len - i > 1 ||
+        (i < len && (u = memchr(units, s[i], 4)) == NULL))
+        return node_err(c, SLUICE_EPOLICY, n, "%s: '%s' must be a duration "
+            "(seconds, or a number with s, m, h or d: 30m, 1d), got '%.*s'",
+            label, key, show_len(s, len), s);
+    if (u != NULL)
+        v *= mult[u - units];
+    if (v == 0 || v > 366u * 86400u)
+        return node_err(c, SLUICE_EPOLICY, n, "%s: '%s' must be from 1 "
+            "second to 366 days, got '%.*s'", label, key, show_len(s, len),
+            s);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int parse_escalation(pctx *c, const yaml_node_t *n)
+{
+    sluice_escalation *x = &c->p->escalation;
+    const char *lb = "escalation";
+    yaml_node_t *v[EK_N];
+    int64_t num;
+    size_t idx;
+    int rc;
+
+    if ((rc = map_collect(c, n, "'escalation'", escalation_keys, EK_N, v)))
+        return rc;
+    c->p->has_escalation = 1;
+    c->p->escalation_line = node_line(n);
+    x->block = 1;
+    if (v[EK_ROW] != NULL) {
+        if ((rc = get_int(c, v[EK_ROW], lb, "row", 1, 1000000, &num)))
+            return rc;
+        x->row = (uint32_t)num;
+    }
+    if (v[EK_COUNT] != NULL) {
+        if ((rc = get_int(c, v[EK_COUNT], lb, "count", 1, 1000000, &num)))
+            return rc;
+        x->count = (uint32_t)num;
+    }
+    if ((v[EK_WINDOW] && (rc = get_duration(c, v[EK_WINDOW], lb, "window",
+            &x->window_s))) ||
+        (v[EK_SUSPEND] && (rc = get_duration(c, v[EK_SUSPEND], lb,
+            "suspend", &x->suspend_s))))
+        return rc;
+    if (v[EK_ACTION] != NULL) {
+        if ((rc = get_name(c, v[EK_ACTION], lb, "action", "suspension "
+                "action", VOCAB(suspend_actions), &idx)) != 0)
+            return rc;
+        x->block = (int)idx;
+    }
+    if (x->row == 0 && x->count == 0)
+        return node_err(c, SLUICE_EPOLICY, n, "escalation: give 'row' (blocks "
+            "in a row) or 'count' (blocks within 'window'), or both");
+    if (x->count != 0 && x->window_s == 0)
+        return node_err(c, SLUICE_EPOLICY, n, "escalation: 'count' needs "
+            "'window' (e.g. window: 1d)");
+    if (v[EK_SUSPEND] == NULL)
+        return node_err(c, SLUICE_EPOLICY, n, "escalation: missing required "
+            "key 'suspend' (how long a subject stays suspended, e.g. 1h)");
+    return 0;
+}
+
 /* Label defaults, and how many rules label (their action or their
  * category's). Run after the whole document is read. */
 static int label_defaults(pctx *c)
@@ -2058,6 +2146,8 @@ static int parse_top(pctx *c, const yaml_node_t *root)
         (v[TK_RULES] && (rc = parse_rules(c, v[TK_RULES]))) ||
         (v[TK_ALLOW] && (rc = parse_allow(c, v[TK_ALLOW]))) ||
         (v[TK_LABEL] && (rc = parse_label(c, v[TK_LABEL]))) ||
+        (v[TK_ESCALATION] && (rc = parse_escalation(c,
+            v[TK_ESCALATION]))) ||
         (rc = check_refs(c)))
         return rc;
     if ((rc = set_default(c, &p->refusal_zh, "抱歉，该内容无法显示。")) ||

@@ -138,6 +138,11 @@ typedef struct psrc {
                             psrc_free (added by policy_parse.c) */
     size_t nblocks;
     psrc_label label;    /* `label:` settings, defaults filled */
+    /* `escalation:` (docs/redis.md#strikes-and-escalation): row/count
+       blocks suspend a subject; zeros when the section is absent */
+    int has_escalation;
+    int escalation_line;
+    sluice_escalation escalation;
     size_t label_rules;  /* rules whose action (own or category's) is
                             label */
 } psrc;

@@ -102,10 +102,13 @@ static int check_options(const sluice_engine_redis_options *o,
         return ledger_error(err, SLUICE_EINVAL, NULL,
             "the verdict cache needs a digest key (or a signing key), the "
             "same on every engine that shares the cache");
-    if (o->strikes && (x->row || x->count) && x->suspend_s == 0)
+    if (o->strikes < -1 || o->strikes > 1)
+        return ledger_error(err, SLUICE_EINVAL, NULL,
+            "strikes: 1 (count), 0 (as the policy says) or -1 (never)");
+    if ((x->row || x->count) && x->suspend_s == 0)
         return ledger_error(err, SLUICE_EINVAL, NULL,
             "escalation: suspend_s is required with row or count");
-    if (o->strikes && x->count && x->window_s == 0)
+    if (x->count && x->window_s == 0)
         return ledger_error(err, SLUICE_EINVAL, NULL,
             "escalation: window_s is required with count");
     if (o->strikes_fail != SLUICE_FAIL_OPEN &&
@@ -123,7 +126,7 @@ int sluice_engine_set_redis(sluice_engine *e, sluice_redis *r,
     if (e == NULL)
         return ledger_error(err, SLUICE_EINVAL, NULL,
             "sluice_engine_set_redis: no engine");
-    if (r != NULL && opts != NULL && (opts->cache || opts->strikes)) {
+    if (r != NULL && opts != NULL && (opts->cache || opts->strikes >= 0)) {
         if ((rc = check_options(opts, err)) != 0)
             return rc;
         a = calloc(1, sizeof *a);
@@ -295,10 +298,9 @@ typedef struct strike_args {
     char nonce[48];
 } strike_args;
 
-static void strike_cmd(state_attach *a, const sluice_meta *m, int blocked,
-    strike_args *s, redis_cmd *c)
+static void strike_cmd(state_attach *a, const sluice_escalation *x,
+    const sluice_meta *m, int blocked, strike_args *s, redis_cmd *c)
 {
-    const sluice_escalation *x = &a->o.escalation;
     uint64_t row_ttl = (uint64_t)(x->window_s ? x->window_s :
         DEFAULT_ROW_TTL_S) * 1000;
     strike_key(a->r, s->row, sizeof s->row, m, "row");
@@ -342,12 +344,33 @@ static int strike_reply(const redisReply *rep, sluice_state_info *info)
     return 0;
 }
 
-/* Store and count: one pipeline; then apply the escalation. */
+/*
+ * The escalation a check runs under, or NULL if it counts no strikes:
+ * strikes 1 counts with the options' escalation, or the policy's if the
+ * options give none; 0 counts only when the policy declares one; -1
+ * never counts.
+ */
+static const sluice_escalation *check_escalation(const state_attach *a,
+    const sluice_policy *p, sluice_escalation *buf)
+{
+    const sluice_escalation *x = &a->o.escalation;
+    int policy_has = sluice_policy_escalation(p, buf);
+    if (a->o.strikes < 0 || (a->o.strikes == 0 && !policy_has))
+        return NULL;
+    if (x->row || x->count || !policy_has)
+        return x;
+    return buf;
+}
+
+/* Store and count: one pipeline; then apply the escalation (a running
+   suspension blocks v only with `enforce`). */
 static int after_check(state_attach *a, budget *b, sluice_verdict *v,
     const char *key, size_t keylen, const unsigned char *entry,
     size_t elen, const sluice_meta *meta, const char *text, size_t len,
-    sluice_state_info *info)
+    int enforce, sluice_state_info *info)
 {
+    sluice_escalation pol;
+    const sluice_escalation *esc = check_escalation(a, v->policy, &pol);
     redis_cmd cmds[2];
     redisReply *reps[2] = {NULL, NULL};
     strike_args *sa = NULL;
@@ -363,15 +386,14 @@ static int after_check(state_attach *a, budget *b, sluice_verdict *v,
         redis_cmd_str(&cmds[n], "EX");
         redis_cmd_str(&cmds[n++], ttl);
     }
-    if (a->o.strikes && meta != NULL && meta->subject != NULL) {
+    if (esc != NULL && meta != NULL && meta->subject != NULL) {
         /* only what the policy blocked counts, not forced blocks */
-        int blocked = v->action == SLUICE_BLOCK &&
-            (v->reason == NULL || strcmp(v->reason, "cache_hit") == 0);
+        int blocked = v->action == SLUICE_BLOCK && v->reason == NULL;
         sa = malloc(sizeof *sa);
         if (sa == NULL)
             return SLUICE_ENOMEM;
         strike = (int)n;
-        strike_cmd(a, meta, blocked, sa, &cmds[n++]);
+        strike_cmd(a, esc, meta, blocked, sa, &cmds[n++]);
     }
     if (n == 0)
         return 0;
@@ -392,7 +414,7 @@ static int after_check(state_attach *a, budget *b, sluice_verdict *v,
     free(sa);
     if (info->strikes < 0 && a->o.strikes_fail == SLUICE_FAIL_CLOSED)
         rc = verdict_force_block(v, "strikes_unavailable", text, len);
-    else if (info->suspended && a->o.escalation.block &&
+    else if (enforce && info->suspended && esc != NULL && esc->block &&
              v->action != SLUICE_BLOCK)
         rc = verdict_force_block(v, "subject_suspended", text, len);
     return rc;
@@ -426,8 +448,6 @@ int state_check(state_attach *a, sluice_policy *p, policy_scratch *s,
             info);
         if (rc < 0)
             return rc;
-        if (rc == 0)
-            (*out)->reason = "cache_hit";
     }
     if (rc != 0) {
         if ((rc = check_run(p, s, text, len, max_spans, out)) != 0)
@@ -452,15 +472,72 @@ int state_check(state_attach *a, sluice_policy *p, policy_scratch *s,
         }
     }
     rc = after_check(a, &b, *out, key, keylen, entry, elen, meta, text, len,
-        info);
+        1, info);
     free(entry);
     info->redis_ms = b.spent_ms;
     if (rc != 0)
         goto fail;
+    (*out)->has_state = 1;
+    (*out)->state = *info;
     return 0;
 fail:
     sluice_verdict_free(*out);
     *out = NULL;
+    return rc;
+}
+
+/* ---- streaming sessions ------------------------------------------------------ */
+
+int state_session_open(state_attach *a, const sluice_policy *p,
+    const sluice_meta *meta, sluice_state_info *info)
+{
+    budget b = { (int64_t)redis_options(a->r)->timeout_ms * 1000, 0 };
+    sluice_escalation pol;
+    const sluice_escalation *esc = check_escalation(a, p, &pol);
+    char key[KEY_MAX];
+    redis_cmd c;
+    redisReply *rep = NULL;
+    memset(info, 0, sizeof *info);
+    info->cache = SLUICE_CACHE_OFF;
+    if (esc == NULL || meta == NULL || meta->subject == NULL)
+        return 0;
+    strike_key(a->r, key, sizeof key, meta, "susp");
+    redis_cmd_init(&c, -1);
+    redis_cmd_str(&c, "PTTL");
+    redis_cmd_str(&c, key);
+    if (run_budget(a, &b, &c, 1, &rep, REDIS_RETRY) != 0 ||
+        rep->type != REDIS_REPLY_INTEGER) {
+        info->strikes = -1;    /* known only at the end: see close */
+    } else if (rep->integer > 0) {
+        info->suspended = 1;
+        info->suspended_ms = (uint32_t)rep->integer;
+    }
+    if (rep != NULL)
+        freeReplyObject(rep);
+    info->redis_ms = b.spent_ms;
+    return info->suspended && esc->block;
+}
+
+int state_session_close(state_attach *a, sluice_verdict *v,
+    const sluice_meta *meta, sluice_state_info *info)
+{
+    budget b = { (int64_t)redis_options(a->r)->timeout_ms * 1000, 0 };
+    sluice_state_info at_open = *info;
+    double open_ms = info->redis_ms;
+    int rc;
+    memset(info, 0, sizeof *info);
+    info->cache = SLUICE_CACHE_OFF;
+    /* a suspension that began during the stream marks v: what it
+       released is out already (one that ran at the start blocked the
+       session then: state_session_open) */
+    rc = after_check(a, &b, v, NULL, 0, NULL, 0, meta, NULL, 0, 0, info);
+    if (at_open.suspended && !info->suspended) {
+        info->suspended = 1;
+        info->suspended_ms = at_open.suspended_ms;
+    }
+    info->redis_ms = open_ms + b.spent_ms;
+    v->has_state = 1;
+    v->state = *info;
     return rc;
 }
 

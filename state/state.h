@@ -32,12 +32,29 @@ int state_check(state_attach *a, sluice_policy *p, policy_scratch *s,
     const char *text, size_t len, size_t max_spans, const sluice_meta *meta,
     sluice_verdict **out, sluice_state_info *info);
 
+/*
+ * A streaming session's side (filter/session.c), each call within the
+ * handle's timeout. state_session_open: at the session's start, whether
+ * its subject is suspended; returns 1 if the session must block (a
+ * suspension with `block`), else 0, with *info filled. state_session_close:
+ * count the session's decisive verdict `v` as a strike (or as the end of
+ * a row), fill v's state from *info; a fail-closed strike failure turns v
+ * into a block. Returns 0 or SLUICE_ENOMEM.
+ */
+int state_session_open(state_attach *a, const sluice_policy *p,
+    const sluice_meta *meta, sluice_state_info *info);
+int state_session_close(state_attach *a, sluice_verdict *v,
+    const sluice_meta *meta, sluice_state_info *info);
+
 /* ---- implemented in filter/engine.c ----------------------------------- */
 
 /* Make `a` the engine's attach (the engine takes over the reference the
    caller passes); returns the previous one, whose reference is now the
    caller's. */
 state_attach *engine_swap_state(sluice_engine *e, state_attach *a);
+
+/* A reference to the engine's attach, or NULL (the caller unrefs it). */
+state_attach *engine_state_ref(sluice_engine *e);
 
 /* sluice_check with *info (may be NULL) filled by the state layer. */
 int engine_check(sluice_engine *e, const char *text, size_t len,

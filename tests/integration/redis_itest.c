@@ -805,6 +805,103 @@ static void test_stall(sluice_key *dk)
     sluice_redis_free(r);
 }
 
+/* A session's strikes: the policy's escalation (row 2) counts each
+   session's decisive verdict; a suspended subject's next session blocks
+   at its first feed; another subject streams as before. */
+static int stream(sluice_engine *e, const char *subject, const char *text,
+    sluice_verdict **v, int *stopped)
+{
+    sluice_meta m = { "req", "acme", subject, NULL };
+    sluice_session *s = NULL;
+    sluice_release rel;
+    int rc = sluice_session_new(&s, e, &m, NULL, NULL);
+    *stopped = 0;
+    *v = NULL;
+    if (rc != 0)
+        return rc;
+    rc = sluice_session_feed(s, text, strlen(text), &rel);
+    if (rc == 0) {
+        *stopped = rel.stop;
+        rc = sluice_session_finish(s, &rel, v);
+        *stopped |= rel.stop;     /* a term at the very end stops here */
+    }
+    sluice_session_free(s);
+    return rc;
+}
+
+static void test_session_strikes(void)
+{
+    sluice_engine_redis_options o = SLUICE_ENGINE_REDIS_OPTIONS_INIT;
+    sluice_policy_options po = SLUICE_POLICY_OPTIONS_INIT;
+    sluice_redis *r = open_redis(1000);
+    sluice_engine *e = NULL;
+    sluice_policy *p = NULL;
+    sluice_verdict *v = NULL;
+    sluice_state_info info;
+    sluice_escalation esc;
+    char dir[1100], path[1200];
+    int stopped = 0;
+    FILE *f;
+    snprintf(dir, sizeof dir, "%s/pe", tmp);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/policy.yaml", dir);
+    f = fopen(path, "w");
+    if (f == NULL || r == NULL) {
+        ok(0, "session strikes: set-up");
+        sluice_redis_free(r);
+        return;
+    }
+    fprintf(f, "policy: itest-esc\nversion: 1\nrules:\n  - id: word.block\n"
+        "    action: block\n    terms: [alphaword, betaword]\n"
+        "escalation:\n  row: 2\n  suspend: 30s\n");
+    fclose(f);
+    po.allow_unsigned = 1;
+    ok(sluice_policy_load(&p, dir, &po, NULL) == 0 &&
+        sluice_policy_escalation(p, &esc) == 1 && esc.row == 2 &&
+        esc.suspend_s == 30 && esc.block == 1,
+        "a policy's escalation section loads (row 2, suspend 30 s, block)");
+    if (p == NULL || sluice_engine_new(&e, NULL, NULL) != 0 ||
+        sluice_engine_set_policy(e, p) != 0 ||
+        sluice_engine_set_redis(e, r, &o, NULL) != 0) {
+        ok(0, "session strikes: engine");
+        goto out;
+    }
+    ok(stream(e, "s1", "hello alphaword there", &v, &stopped) == 0 &&
+        stopped && sluice_verdict_state(v, &info) == 1 &&
+        info.strikes == 1 && info.row == 1 && !info.suspended,
+        "a session's block is a strike (row 1) under the policy's escalation");
+    sluice_verdict_free(v);
+    ok(stream(e, "s1", "and betaword", &v, &stopped) == 0 && stopped &&
+        sluice_verdict_state(v, &info) == 1 && info.row == 2 &&
+        info.suspended,
+        "the second block in a row suspends the subject");
+    sluice_verdict_free(v);
+    ok(stream(e, "s1", "a clean answer", &v, &stopped) == 0 && stopped &&
+        sluice_verdict_action(v) == SLUICE_BLOCK &&
+        sluice_verdict_reason(v) != NULL &&
+        strcmp(sluice_verdict_reason(v), "subject_suspended") == 0,
+        "a suspended subject's next session blocks at its first feed");
+    sluice_verdict_free(v);
+    char *js = NULL;
+    ok(stream(e, "s2", "a clean answer", &v, &stopped) == 0 && !stopped &&
+        sluice_verdict_action(v) == SLUICE_ALLOW &&
+        sluice_verdict_json(v, &js, NULL) == 0 &&
+        strstr(js, "\"strikes\":{\"row\":0") != NULL,
+        "another subject streams as before, its verdict says its strikes");
+    free(js);
+    sluice_verdict_free(v);
+    v = NULL;
+    ok(sluice_check_state(e, "clean", 5, &(sluice_meta){ NULL, "acme", "s1",
+            NULL }, &v, &info, NULL) == 0 &&
+        sluice_verdict_action(v) == SLUICE_BLOCK && info.suspended,
+        "a whole-text check agrees: the subject is suspended");
+    sluice_verdict_free(v);
+out:
+    sluice_engine_free(e);
+    sluice_policy_unref(p);
+    sluice_redis_free(r);
+}
+
 int main(int argc, char **argv)
 {
     sluice_error err;
@@ -860,6 +957,7 @@ int main(int argc, char **argv)
     test_outage(pub, dk);
     test_forged_cache(dk);
     test_stall(dk);
+    test_session_strikes();
     sluice_redis_free(pub);
     sluice_key_free(dk);
     sluice_key_free(trust_key);

@@ -26,7 +26,7 @@ static size_t encode_sample(lbuf *b, const char *const *rules, size_t nrules,
     static const char *const cats[] = {"profanity"};
     static const unsigned char digest[32] = {1, 2, 3};
     rec_verdict_in in = {SLUICE_REDACT, "regex_limit", "baseline", 7,
-        HASH_HEX, 1, digest, 0xdeadbeef, rules, nrules, cats, 1, meta};
+        HASH_HEX, 1, digest, 0xdeadbeef, rules, nrules, cats, 1, meta, 1, 0};
     return rec_encode_verdict(b, "w1", &in);
 }
 
@@ -80,6 +80,8 @@ static void test_a_verdict_record_decodes_to_what_was_encoded(void **state)
     assert_string_equal(r.subject, "");
     assert_string_equal(r.model, "model-x");
     assert_false(r.truncated);
+    assert_true(r.cached);        /* REC_F_CACHED round-trips */
+    assert_false(r.suspended);
     lbuf_free(&b);
     lbuf_free(&arena);
 }
@@ -110,9 +112,9 @@ static void test_bytes_the_encoder_cannot_produce_are_refused(void **state)
     r[1] = 9;
     assert_int_equal(rec_check(r, len, &h, &why), -1);
     r[1] = REC_VERDICT;
-    r[2] |= 0x08;
+    r[2] |= 0x20;         /* a flag no encoder sets */
     assert_int_equal(rec_check(r, len, &h, &why), -1);
-    r[2] &= (unsigned char)~0x08;
+    r[2] &= (unsigned char)~0x20;
     r[REC_HEADER] = 0;    /* empty writer id */
     assert_int_equal(rec_check(r, len, &h, &why), -1);
     r[REC_HEADER] = 2;

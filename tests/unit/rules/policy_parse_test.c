@@ -193,6 +193,88 @@ static char *copy_full(void)
     return dir;
 }
 
+/* An `escalation:` section (docs/redis.md#strikes-and-escalation). */
+static psrc *load_inline(const char *tail, int *rc, sluice_error *e)
+{
+    char *dir = make_tmpdir(), yaml[1024];
+    psrc *p = NULL;
+    int n = snprintf(yaml, sizeof yaml, "policy: esc\nversion: 1\n"
+        "rules:\n  - id: w\n    action: block\n    terms: [alphaword]\n%s",
+        tail);
+    assert_true(n > 0 && (size_t)n < sizeof yaml);
+    write_file(dir, "policy.yaml", yaml, (size_t)n);
+    memset(e, 0, sizeof *e);
+    *rc = psrc_load(&p, dir, NULL, e);
+    rm_tree(dir);
+    return p;
+}
+
+static void test_an_escalation_section_reads_back(void **state)
+{
+    sluice_error e;
+    int rc;
+    psrc *p;
+    (void)state;
+    p = load_inline("escalation:\n  row: 3\n  count: 5\n  window: 1d\n"
+        "  suspend: 90m\n  action: mark\n", &rc, &e);
+    assert_int_equal(rc, 0);
+    assert_true(p->has_escalation);
+    assert_int_equal(p->escalation_line, 8);
+    assert_int_equal(p->escalation.row, 3);
+    assert_int_equal(p->escalation.count, 5);
+    assert_int_equal(p->escalation.window_s, 86400);
+    assert_int_equal(p->escalation.suspend_s, 5400);
+    assert_int_equal(p->escalation.block, 0);
+    psrc_free(p);
+    p = load_inline("escalation:\n  row: 2\n  suspend: 600\n", &rc, &e);
+    assert_int_equal(rc, 0);
+    assert_int_equal(p->escalation.suspend_s, 600);
+    assert_int_equal(p->escalation.block, 1);      /* the default */
+    psrc_free(p);
+    p = load_inline("", &rc, &e);
+    assert_int_equal(rc, 0);
+    assert_false(p->has_escalation);
+    assert_int_equal(p->escalation.row, 0);
+    psrc_free(p);
+}
+
+static void test_a_bad_escalation_section_is_refused_with_its_line(
+    void **state)
+{
+    static const struct {
+        const char *yaml;
+        int line;
+        const char *phrase;
+    } bad[] = {
+        { "escalation:\n  row: 3\n", 8, "missing required key 'suspend'" },
+        { "escalation:\n  suspend: 1h\n", 8, "give 'row'" },
+        { "escalation:\n  count: 5\n  suspend: 1h\n", 8, "'count' needs "
+            "'window'" },
+        { "escalation:\n  row: 3\n  suspend: 1w\n", 9, "must be a duration" },
+        { "escalation:\n  row: 3\n  suspend: 0\n", 9, "from 1 second" },
+        { "escalation:\n  row: 3\n  suspend: 400d\n", 9, "366 days" },
+        { "escalation:\n  row: 0\n  suspend: 1h\n", 8, "row" },
+        { "escalation:\n  row: 3\n  suspend: 1h\n  action: ban\n", 10,
+            "suspension action" },
+        { "escalation:\n  rows: 3\n  suspend: 1h\n", 8, "rows" },
+        { "escalation: 3\n", 7, "mapping" },
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sluice_error e;
+        int rc;
+        psrc *p = load_inline(bad[i].yaml, &rc, &e);
+        if (rc != SLUICE_EPOLICY || e.line != bad[i].line ||
+            strstr(e.message, bad[i].phrase) == NULL)
+            print_error("case %zu: got %d line %d: %s\n", i, rc, e.line,
+                e.message);
+        assert_null(p);
+        assert_int_equal(rc, SLUICE_EPOLICY);
+        assert_int_equal(e.line, bad[i].line);
+        assert_non_null(strstr(e.message, bad[i].phrase));
+    }
+}
+
 /* ------------------------------------------------------------------------
  * Valid policies
  * ---------------------------------------------------------------------- */
@@ -937,6 +1019,8 @@ int main(void)
             test_a_list_with_bom_crlf_comments_and_blanks_gives_only_terms),
         cmocka_unit_test(test_an_allow_list_file_cuts_a_comment_after_a_tab),
         cmocka_unit_test(test_a_minimal_policy_gets_every_default),
+        cmocka_unit_test(test_an_escalation_section_reads_back),
+        cmocka_unit_test(test_a_bad_escalation_section_is_refused_with_its_line),
         cmocka_unit_test(test_an_empty_normalize_turns_every_step_off),
         cmocka_unit_test(
             test_a_list_named_twice_is_read_once_and_given_to_each_user),
