@@ -2636,6 +2636,26 @@ static int check_total(lint *c)
         min_source(c, c->total_line, from, sizeof from));
 }
 
+/* Sections that can never take effect: a `label:` section when no rule
+   labels and `always` is off; an `escalation:` when no rule blocks (only
+   what the policy blocks is a strike). */
+static int check_sections(lint *c)
+{
+    const psrc *s = c->src;
+    int blocks = 0, rc = 0;
+    for (size_t i = 0; i < s->nrules; i++)
+        blocks |= c->act[i] == SLUICE_BLOCK;
+    if (s->label.present && !s->label.always && s->label_rules == 0)
+        rc = add(c, SLUICE_LINT_WARNING, "label-unused", s->files[0],
+            s->label.line, NULL, NULL, "the label: section has no effect: "
+            "no rule has action label and 'always' is false");
+    if (rc == 0 && s->has_escalation && !blocks)
+        rc = add(c, SLUICE_LINT_WARNING, "escalation-unused", s->files[0],
+            s->escalation_line, NULL, NULL, "the escalation: section has no "
+            "effect: no rule blocks, and only blocked outputs are strikes");
+    return rc;
+}
+
 static int check_categories(lint *c)
 {
     const psrc *s = c->src;
@@ -3063,7 +3083,7 @@ static int run_checks(lint *c, const char *path, int compiles,
     if ((rc = check_allow(c, re)) != 0 || (rc = check_overlaps(c)) != 0 ||
         (rc = check_all_dups(c)) != 0 || (rc = check_short(c)) != 0 ||
         (rc = check_scunthorpe(c, v)) != 0 ||
-        (rc = check_categories(c)) != 0)
+        (rc = check_categories(c)) != 0 || (rc = check_sections(c)) != 0)
         return rc;
     return check_holdback(c, re);
 }

@@ -267,4 +267,28 @@ run "$SLUICE" lint --json -q --no-vocab "$TPL"
 expect_eq "--json reports each A.1 and A.2 minimum" 17 \
     "$(python3 -c 'import json,sys; print(sum(1 for l in sys.stdin if json.loads(l).get("code") == "category-min-terms"))' <<<"$OUT")"
 
+# --- sections that cannot take effect ---------------------------------------------
+
+mkdir -p "$TAP_TMP/sect"
+cat >"$TAP_TMP/sect/policy.yaml" <<'YAML'
+policy: sect
+version: 1
+rules:
+  - {id: mild, action: redact, terms: [spamword]}
+label:
+  producer: "ExampleAI"
+escalation:
+  row: 3
+  suspend: 1h
+YAML
+run "$SLUICE" lint --no-vocab "$TAP_TMP/sect"
+expect_contains "a label section no output can get is a warning" "$OUT" \
+    "$TAP_TMP/sect/policy.yaml:6: warning: the label: section has no effect: no rule has action label and 'always' is false [label-unused]"
+expect_contains "an escalation in a policy that blocks nothing is a warning" "$OUT" \
+    "$TAP_TMP/sect/policy.yaml:8: warning: the escalation: section has no effect: no rule blocks, and only blocked outputs are strikes [escalation-unused]"
+sed -i 's/action: redact/action: block/; s/producer:/always: true\n  producer:/' "$TAP_TMP/sect/policy.yaml"
+run "$SLUICE" lint --no-vocab "$TAP_TMP/sect"
+expect_not_contains "with a block rule and always: true neither is reported" \
+    "$OUT" "has no effect"
+
 done_testing
