@@ -814,6 +814,7 @@ int policy_compile(sluice_policy **out, psrc *src, sluice_error *err)
         }
     }
     gbuild_free(gb, MAX_GROUPS);
+    memset(gb, 0, sizeof gb);      /* the failure path frees it again */
     p->stream_context = stream_context(p);
     if ((rc = build_prefilter(p, 1)) != 0 ||
         (rc = build_prefilter(p, 0)) != 0) {
