@@ -162,6 +162,16 @@ SLUICE_API size_t sluice_policy_term_count(const sluice_policy *p);
 SLUICE_API double sluice_policy_compile_ms(const sluice_policy *p);
 
 /*
+ * The policy's refusal, in the language a block of `text` would use (the
+ * policy's `language`; with auto, Chinese if `text` holds an ideograph).
+ * For callers that must refuse without a verdict (an upstream that cannot
+ * be parsed, failing closed). text may be NULL (len 0): then English
+ * under auto. Borrowed; lives as long as p.
+ */
+SLUICE_API const char *sluice_policy_refusal(const sluice_policy *p,
+    const char *text, size_t len);
+
+/*
  * The rules of a policy, for tools that report on a policy's own tests
  * (coverage). Rule i, 0 <= i < sluice_policy_rule_count(p), in policy
  * order: its id (NULL if i is out of range); the number of literal terms

@@ -9,6 +9,7 @@
  * pointer is one of them. A policy is immutable after loading, so these
  * need no locking. Out-of-range indexes and a NULL policy give NULL or 0.
  */
+#include "filter/check.h"
 #include "rules/policy.h"
 
 const char *sluice_policy_rule_id(const sluice_policy *p, size_t i)
@@ -30,6 +31,17 @@ const char *sluice_policy_rule_term(const sluice_policy *p, size_t i,
     if (j >= sluice_policy_rule_term_count(p, i))
         return NULL;
     return p->rules[i].src->terms[j].text;
+}
+
+const char *sluice_policy_refusal(const sluice_policy *p, const char *text,
+    size_t len)
+{
+    if (p == NULL)
+        return NULL;
+    if (text == NULL)
+        len = 0;
+    return check_lang_zh(p, len ? check_first_cjk(text, len) : SIZE_MAX,
+        len) ? p->src->refusal_zh : p->src->refusal_en;
 }
 
 int sluice_policy_escalation(const sluice_policy *p, sluice_escalation *out)
