@@ -77,9 +77,12 @@ $(BUILD)/libsluice.so: $(LIB_OBJ)
 $(BUILD)/sluice: $(CLI_OBJ) $(BUILD)/libsluice.a
 	$(CC) $(CFLAGS_SAN) -o $@ $(CLI_OBJ) $(BUILD)/libsluice.a $(CJSON_LIBS) $(shell pkg-config --libs yaml-0.1) $(LDLIBS_ALL)
 
+# pkg-config's file; `make install` writes it again for its own PREFIX.
+PC_FMT = 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: sluice\nDescription: compliance-gated moderation filter for LLM outputs\nVersion: 0.1.0\nRequires.private: %s\nLibs: -L$${libdir} -lsluice\nCflags: -I$${includedir}\n'
+
 $(BUILD)/sluice.pc: Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: sluice\nDescription: compliance-gated moderation filter for LLM outputs\nVersion: 0.1.0\nRequires.private: %s\nLibs: -L$${libdir} -lsluice\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(PKGS)' > $@
+	printf $(PC_FMT) '$(PREFIX)' '$(PKGS)' > $@
 
 $(BUILD)/tests/%_test: tests/unit/%_test.c $(BUILD)/libsluice.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
@@ -134,7 +137,7 @@ install: all
 	ln -sf libsluice.so.0 $(DESTDIR)$(PREFIX)/lib/libsluice.so
 	install -m 0644 $(BUILD)/libsluice.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(BUILD)/sluice $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 $(BUILD)/sluice.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	printf $(PC_FMT) '$(PREFIX)' '$(PKGS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sluice.pc
 	-ldconfig 2>/dev/null
 
 clean:
