@@ -46,6 +46,7 @@ cmd  nginx         nginx
 pc   zlib          zlib1g-dev
 deb  python3-pytest python3-pytest
 cmd  clang         clang
+deb  libclang-rt-14-dev libclang-rt-14-dev
 cmd  wrk           wrk
 '
 
