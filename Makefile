@@ -112,6 +112,8 @@ demo: deps
 # by `make unit`, so by `make test` and `make check-asan`) and to .PHONY.
 UNIT_EXTRA =
 include $(wildcard plugins/*/build.mk tests/fuzz/build.mk)
+# make bench-peers, make bench-callgrind (docs/benchmarks-peers.md)
+include bench/bench.mk
 
 unit: all $(TEST_BIN) $(ITEST_BIN) headertest $(UNIT_EXTRA)
 
