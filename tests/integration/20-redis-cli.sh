@@ -211,9 +211,10 @@ run $S --subject u1 --escalate row=3,suspend=1s 'hello'
 expect_contains "the suspension expires" "$OUT" '"action":"allow"'
 expect_contains "and a clean output ends the row" "$OUT" '"row":0'
 
-W="--subject u3 --escalate count=2,window=1s,suspend=5s"
+# a window of 3 s: two checks must fit in it even under a sanitizer
+W="--subject u3 --escalate count=2,window=3s,suspend=5s"
 run $S $W 'alphaword a'
-sleep 1.2
+sleep 3.2
 run $S $W 'alphaword b'
 expect_contains "a block outside the window does not count" "$OUT" '"window":1'
 expect_contains "so no suspension" "$OUT" '"suspend":false'
@@ -221,7 +222,7 @@ run $S $W 'hello'
 run $S $W 'alphaword c'
 expect_contains "two blocks within the window suspend (a clean one between)" \
     "$OUT" '"suspend":true'
-sleep 1.2
+sleep 3.2
 check "the window's strikes expire from Redis" \
     test "$(rcli EXISTS 'sluice:strike:{acme:u3}:win' 2>/dev/null)" = 0
 
