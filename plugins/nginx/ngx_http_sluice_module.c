@@ -1300,6 +1300,7 @@ ngx_http_sluice_slot_redis(ngx_cycle_t *cycle, ngx_http_sluice_slot_t *slot)
     sluice_redis_options   ro = SLUICE_REDIS_OPTIONS_INIT;
     sluice_fleet_options   fo = SLUICE_FLEET_OPTIONS_INIT;
     sluice_policy_options  po = SLUICE_POLICY_OPTIONS_INIT;
+    sluice_engine_redis_options  ero = SLUICE_ENGINE_REDIS_OPTIONS_INIT;
 
     ro.addr = (const char *) slot->redis.data;
     ro.log = ngx_http_sluice_redis_log;
@@ -1330,6 +1331,17 @@ ngx_http_sluice_slot_redis(ngx_cycle_t *cycle, ngx_http_sluice_slot_t *slot)
     if (rc != 0) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
                       "sluice_redis \"%V\": fleet: %s", &slot->redis,
+                      err.message);
+        return NGX_ERROR;
+    }
+
+    /* strikes per sluice_subject, as the policy's escalation: says
+       (docs/redis.md); no verdict cache (an option for later) */
+    if (sluice_engine_set_redis(slot->engine, slot->redis_h, &ero, &err)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                      "sluice_redis \"%V\": strikes: %s", &slot->redis,
                       err.message);
         return NGX_ERROR;
     }
