@@ -93,6 +93,34 @@ const sluice_policy *sluice_verdict_policy(const sluice_verdict *v)
     return v ? v->policy : NULL;
 }
 
+int sluice_verdict_read(const sluice_verdict *v, sluice_verdict_info *out)
+{
+    if (v == NULL || out == NULL ||
+        out->version != SLUICE_VERDICT_INFO_VERSION)
+        return SLUICE_EINVAL;
+    out->action = v->action;
+    out->output = v->output;
+    out->output_len = v->output_len;
+    out->reason = v->reason;
+    out->nrules = v->nrules;
+    out->ncategories = v->ncats;
+    out->nspans = v->nspans;
+    out->spans_truncated = v->truncated;
+    out->invalid_utf8 = v->invalid;
+    out->policy = v->policy;
+    out->label = v->label;
+    out->label_position = v->label != NULL ?
+        (sluice_label_position)v->label_pos : SLUICE_LABEL_AT_START;
+    out->aigc = v->aigc;
+    out->recorded = v->recorded;
+    out->record_seq = v->recorded ? v->record_seq : 0;
+    if (v->recorded)
+        memcpy(out->record_hash, v->record_hash, 32);
+    else
+        memset(out->record_hash, 0, 32);
+    return 0;
+}
+
 int sluice_verdict_state(const sluice_verdict *v, sluice_state_info *out)
 {
     int has = v != NULL && v->has_state;

@@ -635,6 +635,38 @@ SLUICE_API int sluice_verdict_record(const sluice_verdict *v, uint64_t *seq,
    NULL. Static string. */
 SLUICE_API const char *sluice_verdict_reason(const sluice_verdict *v);
 
+/*
+ * Everything a binding reads of a verdict after each check, in one call:
+ * each field is what its own accessor gives (sluice_verdict_action,
+ * _output, _reason, the counts, _invalid_utf8, _policy, _label,
+ * sluice_verdict_aigc() != NULL, _record). Strings and the policy are
+ * borrowed from v. Set `version` first (SLUICE_VERDICT_INFO_VERSION); a
+ * later version only adds fields at the end. Returns 0, or SLUICE_EINVAL
+ * (v or out NULL, an unknown version).
+ */
+#define SLUICE_VERDICT_INFO_VERSION 1
+typedef struct sluice_verdict_info {
+    unsigned version;
+    sluice_action action;
+    const char *output;            /* output_len bytes, then a NUL */
+    size_t output_len;
+    const char *reason;            /* NULL: not forced */
+    size_t nrules;
+    size_t ncategories;
+    size_t nspans;
+    int spans_truncated;
+    size_t invalid_utf8;
+    const sluice_policy *policy;
+    const char *label;             /* NULL: no explicit label */
+    sluice_label_position label_position;
+    int aigc;                      /* 1: carries the implicit label */
+    int recorded;                  /* 1: record_seq, record_hash are set */
+    uint64_t record_seq;
+    unsigned char record_hash[32];
+} sluice_verdict_info;
+SLUICE_API SLUICE_WUR int sluice_verdict_read(const sluice_verdict *v,
+    sluice_verdict_info *out);
+
 /* ---- reading and verifying -------------------------------------------- */
 
 typedef enum sluice_record_type {

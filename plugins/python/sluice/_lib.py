@@ -98,6 +98,20 @@ class Span(ctypes.Structure):
                 ("action", c_int), ("term", c_char_p)]
 
 
+class VerdictInfo(ctypes.Structure):
+    """struct sluice_verdict_info (sluice_verdict_read)."""
+    VERSION = 1
+    _fields_ = [("version", c_uint), ("action", c_int),
+                ("output", c_void_p), ("output_len", c_size_t),
+                ("reason", c_char_p), ("nrules", c_size_t),
+                ("ncategories", c_size_t), ("nspans", c_size_t),
+                ("spans_truncated", c_int), ("invalid_utf8", c_size_t),
+                ("policy", c_void_p), ("label", c_char_p),
+                ("label_position", c_int), ("aigc", c_int),
+                ("recorded", c_int), ("record_seq", c_uint64),
+                ("record_hash", ctypes.c_ubyte * 32)]
+
+
 class SessionOptions(ctypes.Structure):
     """struct sluice_session_options."""
     _fields_ = [("version", c_uint), ("max_held", c_size_t)]
@@ -262,6 +276,7 @@ _PROTOTYPES = {
     "sluice_verdict_record": (c_int, [c_void_p, _pp(c_uint64),
                                       ctypes.c_char_p]),
     "sluice_verdict_reason": (c_char_p, [c_void_p]),
+    "sluice_verdict_read": (c_int, [c_void_p, _pp(VerdictInfo)]),
     # sessions
     "sluice_session_new": (c_int, [_pp(c_void_p), c_void_p, _pp(Meta),
                                    _pp(SessionOptions), _pp(Error)]),

@@ -176,21 +176,24 @@ def read_verdict(L, v, data=None, recorded=False, state=None):
     """Copy a sluice_verdict (address v, still owned by the caller) into a
     Verdict. `data`: the UTF-8 input when it came as a str (for char
     offsets); `recorded`: the engine has a ledger (read the record);
-    `state`: a StateInfo when the check went through Redis."""
-    n = ctypes.c_size_t()
-    p = L.sluice_verdict_output(v, ctypes.byref(n))
-    ob = ctypes.string_at(p, n.value) if n.value else b""
+    `state`: a StateInfo when the check went through Redis.
+
+    One sluice_verdict_read() call gives every scalar field; rules,
+    categories and spans are read one by one only when a rule fired."""
+    info = _lib.VerdictInfo()
+    info.version = _lib.VerdictInfo.VERSION
+    if L.sluice_verdict_read(v, ctypes.byref(info)) != 0:
+        raise RuntimeError("sluice_verdict_read: the library and the "
+                           "binding disagree on sluice_verdict_info")
+    n = info.output_len
+    ob = ctypes.string_at(info.output, n) if n else b""
     rules = [r.decode("utf-8", "replace") for r in
-             (L.sluice_verdict_rule(v, i)
-              for i in range(L.sluice_verdict_rule_count(v)))]
-    # No rule fired: no categories and no spans either (one call each
-    # saved on the common, clean path).
+             (L.sluice_verdict_rule(v, i) for i in range(info.nrules))]
     cats = [c.decode("utf-8", "replace") for c in
             (L.sluice_verdict_category(v, i)
-             for i in range(L.sluice_verdict_category_count(v)))] \
-        if rules else []
+             for i in range(info.ncategories))]
     spans = []
-    ns = L.sluice_verdict_span_count(v) if rules else 0
+    ns = info.nspans
     if ns:
         sp = _lib.Span()
         ref = ctypes.byref(sp)
@@ -205,37 +208,28 @@ def read_verdict(L, v, data=None, recorded=False, state=None):
                                                          sp.end)
             spans.append(s)
     out = Verdict(
-        action=ACTIONS[L.sluice_verdict_action(v)],
+        action=ACTIONS[info.action],
         rules=rules, categories=cats, spans=spans,
         output=ob.decode("utf-8", "surrogatepass" if data is not None
                          else "replace") if ob else "",
-        policy=_policy_info(L, L.sluice_verdict_policy(v)),
+        policy=_policy_info(L, info.policy),
         output_bytes=ob)
-    pos = ctypes.c_int()
-    label = L.sluice_verdict_label(v, ctypes.byref(pos))
-    if label is not None:
-        out.label = Label(_lib.dec(label),
-                          "start" if pos.value == 0 else "end")
-    if L.sluice_verdict_aigc(v, 0) is not None:
+    if info.label is not None:
+        out.label = Label(_lib.dec(info.label),
+                          "start" if info.label_position == 0 else "end")
+    if info.aigc:
         ptr = ctypes.c_void_p()
         alen = ctypes.c_size_t()
         if L.sluice_verdict_aigc_json(v, ctypes.byref(ptr),
                                       ctypes.byref(alen)) == 0 and ptr.value:
             out.aigc = json.loads(_lib.take_malloced(ptr.value, alen.value))
-    reason = L.sluice_verdict_reason(v)
-    if reason is not None:
-        out.reason = _lib.dec(reason)
-    # A str encodes to valid UTF-8 unless it holds lone surrogates
-    # (encoded with surrogatepass: ED A0..BF); skip the call otherwise.
-    if data is None or b"\xed" in data:
-        out.invalid_utf8 = L.sluice_verdict_invalid_utf8(v)
-    if ns and L.sluice_verdict_spans_truncated(v):
+    if info.reason is not None:
+        out.reason = _lib.dec(info.reason)
+    out.invalid_utf8 = info.invalid_utf8
+    if ns and info.spans_truncated:
         out.spans_truncated = True
-    if recorded:
-        seq = ctypes.c_uint64()
-        h = ctypes.create_string_buffer(32)
-        if L.sluice_verdict_record(v, ctypes.byref(seq), h):
-            out.record = Record(seq.value, h.raw.hex())
+    if recorded and info.recorded:
+        out.record = Record(info.record_seq, bytes(info.record_hash).hex())
     if state is not None and state.cache:
         out.cache = CACHE_STATUS[state.cache] \
             if 0 <= state.cache < len(CACHE_STATUS) else "?"

@@ -358,6 +358,42 @@ static void leetspeak_is_folded(void **state)
     expect_rule(*state, "5417 is a number", "profanity.en", 0);
 }
 
+/* sluice_verdict_read gives what each accessor gives. */
+static void verdict_read_matches_the_accessors(void **state)
+{
+    static const char *const texts[] = {
+        "hello", "call 13812345678 now", "what the fuck", "你这个傻逼",
+        "\xff bad bytes",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        sluice_verdict *v = check(*state, texts[i]);
+        sluice_verdict_info in;
+        sluice_label_position pos;
+        size_t n;
+        memset(&in, 0xA5, sizeof in);
+        in.version = SLUICE_VERDICT_INFO_VERSION;
+        assert_int_equal(sluice_verdict_read(v, &in), 0);
+        assert_int_equal(in.action, sluice_verdict_action(v));
+        assert_ptr_equal(in.output, sluice_verdict_output(v, &n));
+        assert_int_equal(in.output_len, n);
+        assert_ptr_equal(in.reason, sluice_verdict_reason(v));
+        assert_int_equal(in.nrules, sluice_verdict_rule_count(v));
+        assert_int_equal(in.ncategories, sluice_verdict_category_count(v));
+        assert_int_equal(in.nspans, sluice_verdict_span_count(v));
+        assert_int_equal(in.spans_truncated, sluice_verdict_spans_truncated(v));
+        assert_int_equal(in.invalid_utf8, sluice_verdict_invalid_utf8(v));
+        assert_ptr_equal(in.policy, sluice_verdict_policy(v));
+        assert_ptr_equal(in.label, sluice_verdict_label(v, &pos));
+        assert_int_equal(in.label_position, pos);
+        assert_int_equal(in.aigc, sluice_verdict_aigc(v, 0) != NULL);
+        assert_int_equal(in.recorded, sluice_verdict_record(v, NULL, NULL));
+        in.version = 99;
+        assert_int_equal(sluice_verdict_read(v, &in), SLUICE_EINVAL);
+        sluice_verdict_free(v);
+    }
+    assert_int_equal(sluice_verdict_read(NULL, NULL), SLUICE_EINVAL);
+}
+
 static void word_boundaries_use_icu_segmentation(void **state)
 {
     expect_rule(*state, "大学生活很精彩", "student", 0);
@@ -365,6 +401,12 @@ static void word_boundaries_use_icu_segmentation(void **state)
     expect_rule(*state, "Middlesex shittake", "profanity.en", 0);
     expect_rule(*state, "bullshit", "profanity.en", 0);
     expect_rule(*state, "测试shit测试", "profanity.en", 1);
+    /* an apostrophe bounds a word, however it is written */
+    expect_rule(*state, "for shit's sake", "profanity.en", 1);
+    expect_rule(*state, "for shit\u2019s sake", "profanity.en", 1);
+    expect_rule(*state, "for shit\u02bcs sake", "profanity.en", 1);
+    expect_rule(*state, "for shit\uff07s sake", "profanity.en", 1);
+    expect_rule(*state, "it\u2019s shittake", "profanity.en", 0);
 }
 
 static void allow_list_suppresses_contained_matches(void **state)
@@ -702,6 +744,7 @@ int main(void)
         cmocka_unit_test(repeats_are_collapsed),
         cmocka_unit_test(leetspeak_is_folded),
         cmocka_unit_test(word_boundaries_use_icu_segmentation),
+        cmocka_unit_test(verdict_read_matches_the_accessors),
         cmocka_unit_test(allow_list_suppresses_contained_matches),
         cmocka_unit_test(dense_hits_keep_exact_offsets),
         cmocka_unit_test(spans_are_original_byte_offsets),
