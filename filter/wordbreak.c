@@ -9,11 +9,14 @@
  * words) without ICU at all.
  */
 #include <unicode/ubrk.h>
+#include <unicode/uchar.h>
 #include <unicode/utext.h>
+#include <unicode/utf8.h>
 
 #include "filter/wordbreak.h"
 
 #define WINDOW 96   /* bytes each side of the offset given to ICU */
+#define ATTACHED 32 /* bytes of Extend/Format/ZWJ looked past (< WINDOW) */
 
 void wordbreak_init(wordbreak *w)
 {
@@ -38,6 +41,22 @@ static int ascii_word(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
         (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+/* U+2019 (’), U+02BC (ʼ) or U+FF07 (＇) at p (n bytes left): the
+   apostrophes that fold to ' or are written for it. */
+static int is_apostrophe(const unsigned char *p, size_t n)
+{
+    return (n >= 3 && p[0] == 0xE2 && p[1] == 0x80 && p[2] == 0x99) ||
+        (n >= 2 && p[0] == 0xCA && p[1] == 0xBC) ||
+        (n >= 3 && p[0] == 0xEF && p[1] == 0xBC && p[2] == 0x87);
+}
+
+/* One of those ending at t[off]. */
+static int is_apostrophe_before(const unsigned char *t, size_t off)
+{
+    return (off >= 3 && is_apostrophe(t + off - 3, 3)) ||
+        is_apostrophe(t + off - 2, 2);
 }
 
 static int open_iter(wordbreak *w)
@@ -65,6 +84,11 @@ int wordbreak_is_boundary(wordbreak *w, const char *text, size_t len,
     unsigned char before = t[off - 1], after = t[off];
     if (before < 0x80 && after < 0x80)
         return !(ascii_word(before) && ascii_word(after));
+    /* An apostrophe bounds a word, as the ASCII one does above
+       ("fuck's"): ICU keeps "fuck’s" one word (U+2019 is MidNumLet). */
+    if (is_apostrophe(t + off, len - off) || (off >= 2 &&
+            is_apostrophe_before(t, off)))
+        return 1;
     if (open_iter(w) != 0)
         return 1;   /* no ICU iterator: treat as a boundary (fail towards
                        matching, the conservative side for a filter) */
@@ -85,7 +109,28 @@ int wordbreak_is_boundary(wordbreak *w, const char *text, size_t len,
     ubrk_setUText((UBreakIterator *)w->bi, ut, &st);
     if (U_FAILURE(st))
         return 1;
-    return ubrk_isBoundary((UBreakIterator *)w->bi, (int32_t)(off - ws)) != 0;
+    if (ubrk_isBoundary((UBreakIterator *)w->bi, (int32_t)(off - ws)))
+        return 1;
+    /* ICU attaches Extend, Format and ZWJ code points to the character
+       before them (UAX #29, WB4), so "word" + ZWJ, a variation selector,
+       a soft hyphen, a bidi control or a combining mark has no boundary
+       right after "word". Normalization drops those code points, and a
+       term must not hide behind them: the boundary is then the one after
+       them (within the same window, so that sessions decide alike). */
+    size_t end = off, lim = off + ATTACHED < we ? off + ATTACHED : we;
+    while (end < lim) {
+        int32_t i = (int32_t)end, n = (int32_t)lim;
+        UChar32 c;
+        U8_NEXT(t, i, n, c);
+        if (c < 0)
+            break;
+        int wb = u_getIntPropertyValue(c, UCHAR_WORD_BREAK);
+        if (wb != U_WB_EXTEND && wb != U_WB_FORMAT && wb != U_WB_ZWJ)
+            break;
+        end = (size_t)i;
+    }
+    return end > off &&
+        ubrk_isBoundary((UBreakIterator *)w->bi, (int32_t)(end - ws)) != 0;
 }
 
 int wordbreak_decidable(const char *text, size_t len, size_t off)
