@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,6 +46,7 @@
 #include "ledger/util.h"
 
 #define ANCHOR_FILE_MAX ((size_t)16 << 20)
+#define TORN_MAX ((uint64_t)256 << 20)   /* as recover.c's CUT_MAX */
 
 typedef struct anchor {
     char origin[256];
@@ -330,6 +332,52 @@ static int adopt_leading(vctx *v, const unsigned char *f, uint64_t off)
 
 /* ---- segments -------------------------------------------------------------- */
 
+/*
+ * A torn last frame passes under allow_tail only if a crash could have
+ * left it: the bytes from `at` to the end may not hold a checkpoint of
+ * the chain's origin signed by the key for a larger tree (a corrupted
+ * length field would otherwise hide signed records as a "torn tail";
+ * recovery refuses to cut such bytes, recover.c). Returns 0, or -1 with
+ * the failure recorded.
+ */
+static int check_torn(vctx *v, int fd, uint64_t at, uint64_t fsize)
+{
+    uint64_t n = fsize - at;
+    unsigned char *b, *p;
+    size_t olen = strlen(v->origin);
+    int res = 0;
+    if (!v->have_origin || olen == 0)
+        return 0;
+    if (n > TORN_MAX)
+        return fail(v, v->size + 1, at, "the file ends inside a frame "
+            "(%llu bytes): too many for a torn tail",
+            (unsigned long long)n);
+    if ((b = malloc((size_t)n)) == NULL)
+        return fail(v, v->size + 1, at, "out of memory");
+    if (pread_all(fd, b, (size_t)n, (off_t)at) != 0) {
+        free(b);
+        return fail(v, v->size + 1, at, "reading: %s", strerror(errno));
+    }
+    for (p = b; res == 0 && (p = memmem(p, (size_t)(b + n - p), v->origin,
+            olen)) != NULL; p++) {
+        note_checkpoint nc;
+        const char *why;
+        const unsigned char *q = p;
+        int nl = 0;
+        while (q < b + n && nl < 5)    /* 3 body lines, blank, signature */
+            if (*q++ == '\n')
+                nl++;
+        if (nl == 5 && note_open_checkpoint((const char *)p, (size_t)(q - p),
+                v->key, 0, &nc, &why) == 0 && nc.size > v->size)
+            res = fail(v, v->size + 1, at, "the file ends inside a frame, "
+                "but a checkpoint signed by the key for %llu records "
+                "follows: damage, not a torn tail",
+                (unsigned long long)nc.size);
+    }
+    free(b);
+    return res;
+}
+
 static int segment_frames(vctx *v, int fd, uint64_t fsize, int pruned_start,
     int is_last)
 {
@@ -371,6 +419,8 @@ static int segment_frames(vctx *v, int fd, uint64_t fsize, int pruned_start,
             return fail(v, v->size + 1, at, "the file ends inside a frame "
                 "(%llu bytes): truncated, or a crash not yet recovered",
                 (unsigned long long)(fsize - at));
+        if (check_torn(v, fd, at, fsize) != 0)
+            return -1;
         v->rep->torn_bytes += fsize - at;
     }
     if (!is_last && v->tail > 0)
