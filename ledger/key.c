@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ledger/key.h"
@@ -148,6 +149,17 @@ int sluice_key_load(sluice_key **out, const char *path, sluice_error *err)
     rc = sluice_key_parse(out, text, len, err);
     sodium_memzero(text, len);
     free(text);
+    if (rc == 0 && (*out)->kind != SLUICE_KEY_VERIFIER) {
+        /* a secret anyone else can read is not one (ssh refuses too) */
+        struct stat st;
+        if (stat(path, &st) == 0 && (st.st_mode & 077) != 0) {
+            sluice_key_free(*out);
+            *out = NULL;
+            return ledger_error(err, SLUICE_EINVAL, path, "secret key file "
+                "is readable by group or others (mode %04o): chmod 600 it",
+                (unsigned)(st.st_mode & 07777));
+        }
+    }
     if (rc != 0 && err != NULL)
         snprintf(err->file, sizeof err->file, "%s", path);
     return rc;

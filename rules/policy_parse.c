@@ -68,6 +68,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -788,7 +789,38 @@ static int count_term(pctx *c, const char *shown, int line)
  * ---------------------------------------------------------------------- */
 
 enum { SLURP_OK = 0, SLURP_IO, SLURP_NOTREG, SLURP_BIG, SLURP_CHANGED,
-       SLURP_NOMEM, SLURP_MISSING };
+       SLURP_NOMEM, SLURP_MISSING, SLURP_OUTSIDE };
+
+/*
+ * 1 if open file `fd` lies inside directory `dir` (both resolved: the
+ * file by the path the kernel opened, so that no symbolic link, in the
+ * file's name or in a directory on the way, can point a list at another
+ * file of the machine: `sluice build` would pack it into a signed
+ * bundle). 0 if outside, -1 if it cannot be told (eno set).
+ */
+static int fd_inside(int fd, const char *dir, int *eno)
+{
+    char link[64], real[PATH_MAX + 1], *root;
+    ssize_t n;
+    size_t rl;
+    int in;
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    n = readlink(link, real, sizeof real - 1);
+    if (n < 0) {
+        *eno = errno;
+        return -1;
+    }
+    real[n] = '\0';
+    if ((root = realpath(dir, NULL)) == NULL) {
+        *eno = errno;
+        return -1;
+    }
+    rl = strlen(root);
+    in = strncmp(real, root, rl) == 0 &&
+        (real[rl] == '/' || (rl == 1 && root[0] == '/'));
+    free(root);
+    return in;
+}
 
 static int read_all(int fd, char *buf, size_t want, size_t *got, int *eno)
 {
@@ -813,8 +845,8 @@ static int read_all(int fd, char *buf, size_t want, size_t *got, int *eno)
  * caller's), refusing more than `limit` bytes. Returns SLURP_*; *eno holds
  * errno for SLURP_IO, *size the file size for SLURP_BIG.
  */
-static int slurp(const char *path, size_t limit, char **out, size_t *len,
-    int *eno, uint64_t *size)
+static int slurp(const char *path, const char *within, size_t limit,
+    char **out, size_t *len, int *eno, uint64_t *size)
 {
     struct stat st;
     char *buf = NULL, extra;
@@ -835,6 +867,14 @@ static int slurp(const char *path, size_t limit, char **out, size_t *len,
     if (S_ISDIR(st.st_mode)) {
         *eno = EISDIR;
         goto done;
+    }
+    if (within != NULL) {
+        int in = fd_inside(fd, within, eno);
+        if (in < 0)
+            goto done;
+        rc = SLURP_OUTSIDE;
+        if (in == 0)
+            goto done;
     }
     rc = SLURP_NOTREG;
     if (!S_ISREG(st.st_mode))
@@ -951,7 +991,8 @@ static int read_source(pctx *c, const char *rel, int ref_line, char **buf,
     if (c->io != NULL && c->io->files != NULL)
         rc = mem_slurp(c, rel, c->max_list_bytes, buf, len, &size);
     else
-        rc = slurp(shown, c->max_list_bytes, buf, len, &eno, &size);
+        rc = slurp(shown, ref_line > 0 ? c->p->dir : NULL,
+            c->max_list_bytes, buf, len, &eno, &size);
     if (rc == SLURP_MISSING)
         rc = psrc_error(c->err, SLUICE_EPOLICY, ef, ref_line,
             "cannot read %s '%s': the bundle does not hold it", what, shown);
@@ -962,6 +1003,10 @@ static int read_source(pctx *c, const char *rel, int ref_line, char **buf,
     else if (rc == SLURP_NOTREG)
         rc = psrc_error(c->err, SLUICE_EIO, ef, ref_line,
             "cannot read %s '%s': not a regular file", what, shown);
+    else if (rc == SLURP_OUTSIDE)
+        rc = psrc_error(c->err, SLUICE_EPOLICY, ef, ref_line,
+            "%s '%s' resolves outside the policy directory (a symbolic "
+            "link?): lists must be files of the policy", what, shown);
     else if (rc == SLURP_CHANGED)
         rc = psrc_error(c->err, SLUICE_EIO, ef, ref_line,
             "cannot read %s '%s': it changed while being read", what, shown);

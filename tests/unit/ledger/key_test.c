@@ -90,6 +90,20 @@ static void test_keygen_writes_a_private_key_and_never_overwrites(void **state)
     assert_int_equal(sluice_key_load(&dk, f, NULL), 0);
     assert_int_equal(sluice_key_type(dk), SLUICE_KEY_DIGEST);
     sluice_key_free(dk);
+    /* a secret readable by others is refused; a public key is not */
+    assert_int_equal(chmod(f, 0640), 0);
+    dk = NULL;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(sluice_key_load(&dk, f, &err), SLUICE_EINVAL);
+    assert_null(dk);
+    assert_non_null(strstr(err.message, "chmod 600"));
+    snprintf(f, sizeof f, "%s/k.key", dir);
+    assert_int_equal(chmod(f, 0604), 0);
+    assert_int_equal(sluice_key_load(&dk, f, NULL), SLUICE_EINVAL);
+    snprintf(f, sizeof f, "%s/k.pub", dir);
+    assert_int_equal(chmod(f, 0644), 0);
+    assert_int_equal(sluice_key_load(&dk, f, NULL), 0);
+    sluice_key_free(dk);
     lt_keys_free(&k);
     lt_rm_rf(dir);
     free(dir);

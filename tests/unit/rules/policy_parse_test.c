@@ -275,6 +275,52 @@ static void test_a_bad_escalation_section_is_refused_with_its_line(
     }
 }
 
+/* A list file that resolves outside the policy directory (a symbolic
+   link, or a link on the way) is refused: `sluice build` would otherwise
+   pack any file of the machine into a signed bundle. A link that stays
+   inside is fine. */
+static void test_a_list_linked_outside_the_policy_is_refused(void **state)
+{
+    char *dir = make_tmpdir(), *out = make_tmpdir(), path[1024], to[1024];
+    static const char yaml[] = "policy: links\nversion: 1\nrules:\n"
+        "  - {id: w, action: block, terms: lists/words.txt}\n";
+    sluice_error e;
+    psrc *p = NULL;
+    (void)state;
+    write_file(out, "secret.txt", "hunter2\n", 8);
+    snprintf(path, sizeof path, "%s/lists", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    write_file(dir, "policy.yaml", yaml, strlen(yaml));
+    /* a link to a file outside */
+    snprintf(to, sizeof to, "%s/secret.txt", out);
+    snprintf(path, sizeof path, "%s/lists/words.txt", dir);
+    assert_int_equal(symlink(to, path), 0);
+    memset(&e, 0, sizeof e);
+    assert_int_equal(psrc_load(&p, dir, NULL, &e), SLUICE_EPOLICY);
+    assert_null(p);
+    assert_non_null(strstr(e.message, "outside the policy directory"));
+    assert_int_equal(e.line, 4);
+    /* a link inside the policy directory is fine */
+    assert_int_equal(unlink(path), 0);
+    write_file(dir, "lists/real.txt", "badword\n", 8);
+    assert_int_equal(symlink("real.txt", path), 0);
+    assert_int_equal(psrc_load(&p, dir, NULL, &e), 0);
+    psrc_free(p);
+    p = NULL;
+    /* a linked directory on the way out */
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/lists/real.txt", dir);
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/lists", dir);
+    assert_int_equal(rmdir(path), 0);
+    write_file(out, "words.txt", "badword\n", 8);
+    assert_int_equal(symlink(out, path), 0);
+    assert_int_equal(psrc_load(&p, dir, NULL, &e), SLUICE_EPOLICY);
+    assert_non_null(strstr(e.message, "outside the policy directory"));
+    rm_tree(dir);
+    rm_tree(out);
+}
+
 /* ------------------------------------------------------------------------
  * Valid policies
  * ---------------------------------------------------------------------- */
@@ -723,7 +769,7 @@ static void test_the_65k_sensitive_word_list_loads_every_line(void **state)
     const char *data = test_data_dir();
     const char *yaml = "policy: big\nversion: 1\nrules:\n  - id: words\n"
         "    action: block\n    terms: lists/words.txt\n";
-    char *dir, target[1024], link_path[1024], lists[1024];
+    char *dir, target[1024], lists[1024];
     psrc *p;
 
     (void)state;
@@ -742,9 +788,14 @@ static void test_the_65k_sensitive_word_list_loads_every_line(void **state)
     }
     assert_true(snprintf(lists, sizeof lists, "%s/lists", dir) > 0);
     assert_int_equal(mkdir(lists, 0700), 0);
-    assert_true(snprintf(link_path, sizeof link_path, "%s/words.txt",
-        lists) > 0);
-    assert_int_equal(symlink(target, link_path), 0);
+    /* a copy: a list linked from outside the policy is refused */
+    {
+        size_t n = 0;
+        char *words = test_read_file(target, &n);
+        assert_non_null(words);
+        write_file(dir, "lists/words.txt", words, n);
+        free(words);
+    }
     write_file(dir, "policy.yaml", yaml, strlen(yaml));
     p = load_ok(dir, NULL);
     assert_int_equal(p->rules[0].nterms, 65143);
@@ -1020,6 +1071,7 @@ int main(void)
         cmocka_unit_test(test_an_allow_list_file_cuts_a_comment_after_a_tab),
         cmocka_unit_test(test_a_minimal_policy_gets_every_default),
         cmocka_unit_test(test_an_escalation_section_reads_back),
+        cmocka_unit_test(test_a_list_linked_outside_the_policy_is_refused),
         cmocka_unit_test(test_a_bad_escalation_section_is_refused_with_its_line),
         cmocka_unit_test(test_an_empty_normalize_turns_every_step_off),
         cmocka_unit_test(
