@@ -15,6 +15,9 @@ knobs in the query:
     stream=1     SSE instead of JSON       split=N       write each event in
     delay=S      seconds between chunks                  pieces of N bytes
     n=N          repeat the text N times   crlf=1        CRLF line ends
+    mutate=SEED  the body (JSON, or the whole SSE stream) with a few random
+                 byte edits (flips, structural bytes inserted, cuts,
+                 repeats), written in random pieces; same SEED, same bytes
     mode=...     malformed  (JSON: not JSON; SSE: a broken event midway)
                  gzip       (gzip-encoded JSON whatever was asked)
                  endless    (stream until the client goes away)
@@ -26,6 +29,7 @@ to LOGFILE (the tests read it: accept-encoding seen, "gone after N").
 
 import gzip
 import json
+import random
 import sys
 import threading
 import time
@@ -62,6 +66,33 @@ def tokens(text):
     return out
 
 
+# Bytes that mean something to an SSE or JSON parser.
+STRUCTURAL = b'\n\r:{}[]",\\ \x00\xe4\xbd\xa0data: [DONE]'
+
+
+def mutate(data, seed):
+    """A few random edits of `data`, decided by `seed` alone."""
+    rnd = random.Random(seed)
+    b = bytearray(data)
+    for _ in range(rnd.randint(1, 6)):
+        if not b:
+            break
+        at = rnd.randrange(len(b))
+        op = rnd.randrange(5)
+        if op == 0:
+            b[at] ^= 1 << rnd.randrange(8)
+        elif op == 1:
+            k = rnd.randrange(len(STRUCTURAL))
+            b[at:at] = STRUCTURAL[k:k + rnd.randint(1, 6)]
+        elif op == 2:
+            del b[at:at + rnd.randint(1, 40)]
+        elif op == 3:
+            b[at:at] = b[at:at + rnd.randint(1, 60)]
+        else:
+            del b[at:]
+    return bytes(b), rnd
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
 
@@ -81,6 +112,7 @@ class Handler(BaseHTTPRequestHandler):
             "crlf": q.get("crlf") == "1",
             "mode": q.get("mode", ""),
             "model": "fake-1",
+            "mutate": q.get("mutate"),
         }
         self.answer(opts)
 
@@ -97,14 +129,16 @@ class Handler(BaseHTTPRequestHandler):
         opts = {"text": text, "stream": bool(body.get("stream")),
                 "completion": completion, "split": 7, "delay": 0.01,
                 "n": 1, "crlf": False, "mode": "",
-                "model": body.get("model", "fake-1")}
+                "model": body.get("model", "fake-1"), "mutate": None}
         self.answer(opts)
 
     def answer(self, o):
         log("request %s %s accept-encoding=%s" % (
             self.command, self.path,
             self.headers.get("Accept-Encoding", "-")))
-        if o["stream"]:
+        if o["mutate"] is not None:
+            self.mutated(o)
+        elif o["stream"]:
             self.stream(o)
         else:
             self.whole(o)
@@ -184,6 +218,39 @@ class Handler(BaseHTTPRequestHandler):
             self.send(o, "data: [DONE]" + eol + eol)
         except (BrokenPipeError, ConnectionResetError):
             log("gone after %d events" % sent)
+
+    def mutated(self, o):
+        """A valid body, then mutate(): a parser's hostile input."""
+        toks = tokens(o["text"])
+        if o["stream"]:
+            evs = ["data: " + json.dumps(self.chunk(o, i, t),
+                                         ensure_ascii=False) + "\n\n"
+                   for i, t in enumerate(toks)]
+            evs.append("data: [DONE]\n\n")
+            body = "".join(evs).encode()
+            ctype = "text/event-stream"
+        else:
+            body = json.dumps({"id": "cmpl-test", "object": "chat.completion",
+                               "choices": [{"index": 0, "finish_reason": "stop",
+                                            "message": {"role": "assistant",
+                                                        "content": o["text"]}}]},
+                              ensure_ascii=False).encode()
+            ctype = "application/json"
+        body, rnd = mutate(body, int(o["mutate"]))
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        if not o["stream"]:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            k = 0
+            while k < len(body):
+                n = rnd.randint(1, 64)
+                self.wfile.write(body[k:k + n])
+                self.wfile.flush()
+                k += n
+        except (BrokenPipeError, ConnectionResetError):
+            log("gone during a mutated body")
 
     def send(self, o, ev):
         data = ev.encode()
