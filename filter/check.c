@@ -1344,6 +1344,25 @@ size_t check_first_cjk(const char *text, size_t len)
  * `language: auto` Chinese if an ideograph occurs before `end`. Judging
  * only the text up to the span keeps streamed and whole-text output equal.
  */
+void check_fill_rules(const sluice_policy *p, const uint8_t *fired,
+    sluice_verdict *v)
+{
+    size_t nc = 0;
+    v->nrules = 0;
+    for (size_t i = 0; i < p->nrules; i++) {
+        if (!fired[i])
+            continue;
+        v->rules[v->nrules++] = p->rules[i].id;
+        const char *cat = p->rules[i].category;
+        int dup = cat == NULL;
+        for (size_t k = 0; k < nc && !dup; k++)
+            dup = strcmp(v->cats[k], cat) == 0;
+        if (!dup)
+            v->cats[nc++] = cat;
+    }
+    v->ncats = nc;
+}
+
 int check_lang_zh(const sluice_policy *p, size_t first_cjk, size_t end)
 {
     const char *l = p->src->language;
@@ -1467,7 +1486,7 @@ static int decide(sluice_policy *p, policy_scratch *s, const char *text,
         c[w++] = c[i];
     }
     n = s->ncands = w;
-    size_t nr = 0, nc = 0;
+    size_t nr = 0;
     for (size_t i = 0; i < n; i++) {
         const crule *r = &p->rules[c[i].rule];
         if (!s->fired[c[i].rule]) {
@@ -1485,18 +1504,7 @@ static int decide(sluice_policy *p, policy_scratch *s, const char *text,
     v->spans = calloc(v->nspans ? v->nspans : 1, sizeof *v->spans);
     if (v->rules == NULL || v->cats == NULL || v->spans == NULL)
         return SLUICE_ENOMEM;
-    for (size_t i = 0; i < p->nrules; i++) {
-        if (!s->fired[i])
-            continue;
-        v->rules[v->nrules++] = p->rules[i].id;
-        const char *cat = p->rules[i].category;
-        int dup = cat == NULL;
-        for (size_t k = 0; k < nc && !dup; k++)
-            dup = strcmp(v->cats[k], cat) == 0;
-        if (!dup)
-            v->cats[nc++] = cat;
-    }
-    v->ncats = nc;
+    check_fill_rules(p, s->fired, v);
     for (size_t i = 0; i < v->nspans; i++) {
         v->spans[i].start = c[i].start;
         v->spans[i].end = c[i].end;

@@ -160,6 +160,14 @@ char *check_redact(const sluice_policy *p, const void *spans, size_t n,
 /* The term (as written) a candidate matched, or NULL for a regex. */
 const char *check_cand_term(const sluice_policy *p, const cand *c);
 
+/*
+ * v's rules (in policy order) and categories (each once, in the order of
+ * their first rule) from fired[i] != 0 per rule i; v->rules and v->cats
+ * must have room for every fired rule.
+ */
+void check_fill_rules(const sluice_policy *p, const uint8_t *fired,
+    sluice_verdict *v);
+
 /* Offset of the first CJK ideograph in text[0..len), or SIZE_MAX. */
 size_t check_first_cjk(const char *text, size_t len);
 

@@ -641,17 +641,7 @@ static int make_verdict(sluice_session *s, sluice_verdict **out)
     v->spans = calloc(v->nspans ? v->nspans : 1, sizeof *v->spans);
     if (v->rules == NULL || v->cats == NULL || v->spans == NULL)
         goto nomem;
-    for (size_t i = 0; i < p->nrules; i++) {
-        if (!s->fired[i])
-            continue;
-        v->rules[v->nrules++] = p->rules[i].id;
-        const char *cat = p->rules[i].category;
-        int dup = cat == NULL;
-        for (size_t k = 0; k < v->ncats && !dup; k++)
-            dup = strcmp(v->cats[k], cat) == 0;
-        if (!dup)
-            v->cats[v->ncats++] = cat;
-    }
+    check_fill_rules(p, s->fired, v);
     for (size_t i = 0; i < v->nspans; i++) {
         v->spans[i].start = (size_t)s->spans[i].start;
         v->spans[i].end = (size_t)s->spans[i].end;

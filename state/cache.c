@@ -185,7 +185,7 @@ static void cached_at(const void *spans, size_t i, size_t *start,
 static int fill_rules(sluice_policy *p, sluice_verdict *v, const uint32_t *ri)
 {
     unsigned char *fired = calloc(p->nrules ? p->nrules : 1, 1);
-    size_t nr = 0, nc = 0;
+    size_t nr = 0;
     if (fired == NULL)
         return SLUICE_ENOMEM;
     for (size_t i = 0; i < v->nspans; i++)
@@ -199,18 +199,7 @@ static int fill_rules(sluice_policy *p, sluice_verdict *v, const uint32_t *ri)
         free(fired);
         return SLUICE_ENOMEM;
     }
-    for (size_t i = 0; i < p->nrules; i++) {
-        if (!fired[i])
-            continue;
-        v->rules[v->nrules++] = p->rules[i].id;
-        const char *cat = p->rules[i].category;
-        int dup = cat == NULL;
-        for (size_t k = 0; k < nc && !dup; k++)
-            dup = strcmp(v->cats[k], cat) == 0;
-        if (!dup)
-            v->cats[nc++] = cat;
-    }
-    v->ncats = nc;
+    check_fill_rules(p, fired, v);
     free(fired);
     return 0;
 }
