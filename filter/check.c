@@ -61,9 +61,18 @@ policy_scratch *scratch_new(const sluice_policy *p)
             goto fail;
     }
     for (int i = 0; i < 2; i++)
-        if (p->rx_db[i] != NULL &&
-            hs_alloc_scratch(p->rx_db[i], &s->hs) != HS_SUCCESS)
+        if ((p->rx_db[i] != NULL &&
+             hs_alloc_scratch(p->rx_db[i], &s->hs) != HS_SUCCESS) ||
+            (p->gate_db[i] != NULL &&
+             hs_alloc_scratch(p->gate_db[i], &s->hs) != HS_SUCCESS))
             goto fail;
+    for (size_t i = 0; i < p->nrules; i++)
+        if (p->rules[i].pf_db != NULL &&
+            hs_alloc_scratch(p->rules[i].pf_db, &s->hs) != HS_SUCCESS)
+            goto fail;
+    s->rx_gate = calloc(p->nrules ? p->nrules : 1, 1);
+    if (s->rx_gate == NULL)
+        goto fail;
     s->rx_hit = calloc(p->nrules ? p->nrules : 1, 1);
     s->rx_min = calloc(p->nrules ? p->nrules : 1, sizeof *s->rx_min);
     if (s->rx_hit == NULL || s->rx_min == NULL)
@@ -107,6 +116,7 @@ void scratch_free(policy_scratch *s)
     free(s->cands);
     free(s->fired);
     free(s->rx_hit);
+    free(s->rx_gate);
     free(s->syms);
     free(s->rx_min);
     free(s->rxm);
@@ -1176,14 +1186,45 @@ static int on_prefilter(unsigned int id, unsigned long long from,
     return 0;
 }
 
-/* Mark the rules whose prefilter fires on subject (whole-text checks). */
+static int on_gate(unsigned int id, unsigned long long from,
+    unsigned long long to, unsigned int flags, void *ctx)
+{
+    (void)from;
+    (void)to;
+    (void)flags;
+    ((policy_scratch *)ctx)->rx_gate[id] = 1;
+    return 0;
+}
+
+/*
+ * Mark the rules whose prefilter fires on subject (whole-text checks):
+ * the shared prefilter, then, for each gated rule one of whose literal
+ * factors occurs, its own.
+ */
 static int prefilter(const sluice_policy *p, policy_scratch *s, int which,
     const char *subject, size_t n)
 {
-    if (p->rx_db[which] == NULL || s->streaming)
+    hs_error_t he = HS_SUCCESS;
+    if (s->streaming)
         return 0;
-    hs_error_t he = hs_scan(p->rx_db[which], subject, (unsigned)n, 0, s->hs,
-        on_prefilter, s);
+    if (p->rx_db[which] != NULL)
+        he = hs_scan(p->rx_db[which], subject, (unsigned)n, 0, s->hs,
+            on_prefilter, s);
+    if (he != HS_SUCCESS || p->gate_db[which] == NULL)
+        return he == HS_SUCCESS ? 0 : SLUICE_EINTERNAL;
+    memset(s->rx_gate, 0, p->nrules);
+    he = hs_scan(p->gate_db[which], subject, (unsigned)n, 0, s->hs, on_gate,
+        s);
+    for (size_t i = 0; he == HS_SUCCESS && i < p->nrules; i++) {
+        const crule *r = &p->rules[i];
+        if (!s->rx_gate[i])
+            continue;
+        if (r->pf_db == NULL)
+            s->rx_hit[i] = 1;
+        else
+            he = hs_scan(r->pf_db, subject, (unsigned)n, 0, s->hs,
+                on_prefilter, s);
+    }
     return he == HS_SUCCESS ? 0 : SLUICE_EINTERNAL;
 }
 

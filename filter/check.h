@@ -81,6 +81,7 @@ struct policy_scratch {
     size_t from;                   /* only matches starting here count */
     size_t scan_off;               /* stream offset the current scan began */
     uint8_t *rx_hit;               /* per rule: its regex prefilter fired */
+    uint8_t *rx_gate;              /* per rule: a literal factor occurs */
     /* sessions: a regex resumes where its last match before the commit
        frontier ended, as a whole-text scan does (check_window reads
        rx_min when rx_min_on, then clears rx_min_on); every match found

@@ -66,12 +66,18 @@ static void policy_destroy(sluice_policy *p)
         free(g->off);
         free(g->sorted);
     }
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         if (p->rx_db[i] != NULL)
             hs_free_database(p->rx_db[i]);
+        if (p->gate_db[i] != NULL)
+            hs_free_database(p->gate_db[i]);
+    }
     if (p->rules != NULL)
-        for (size_t i = 0; i < p->nrules; i++)
+        for (size_t i = 0; i < p->nrules; i++) {
             pcre2_code_free(p->rules[i].re);
+            if (p->rules[i].pf_db != NULL)
+                hs_free_database(p->rules[i].pf_db);
+        }
     free(p->rules);
     norm_tables_free(p->nt);
     psrc_free(p->src);

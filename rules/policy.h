@@ -77,7 +77,13 @@ typedef struct crule {
     validate_fn validate;   /* may be NULL */
     pcre2_code *re;         /* PSRC_REGEX */
     int group;              /* PSRC_TERMS/ALL: index into groups */
-    int prefiltered;        /* PSRC_REGEX: in a Hyperscan prefilter db */
+    int prefiltered;        /* PSRC_REGEX: in a Hyperscan prefilter db,
+                               or gated (below) */
+    int gated;              /* PSRC_REGEX: its literal factors are in the
+                               policy's gate_db; it is looked at only when
+                               one of them occurs */
+    hs_database_t *pf_db;   /* gated: its own prefilter (NULL: Hyperscan
+                               refused it, PCRE2 runs when the gate fires) */
     uint32_t nslots;        /* PSRC_ALL: number of terms */
 } crule;
 
@@ -104,6 +110,8 @@ struct sluice_policy {
     size_t stream_context;   /* bytes of left context a session keeps */
     hs_database_t *rx_db[2]; /* regex prefilters: [0] original, [1]
                                 normalized; NULL if none compiled */
+    hs_database_t *gate_db[2]; /* literal factors of the gated regex rules
+                                (rx_factor.h), same index; NULL if none */
     pthread_mutex_t pool_lock;
     policy_scratch *pool;    /* free scratch objects */
 };

@@ -1514,8 +1514,9 @@ static int regex_static(lint *c, size_t ri, pcre2_code *re, const alpha *al)
     hs_database_t *db = NULL;
     hs_compile_error_t *ce = NULL;
     const sluice_policy *p = c->p;
-    if (p != NULL && p->rx_db[r->on == PSRC_ON_ORIGINAL ? 0 : 1] != NULL &&
-        p->rules[ri].prefiltered)
+    if (p != NULL && p->rules[ri].prefiltered &&
+        (p->rules[ri].gated ? p->rules[ri].pf_db != NULL :
+         p->rx_db[r->on == PSRC_ON_ORIGINAL ? 0 : 1] != NULL))
         return 0;   /* the compiled policy has it in its prefilter */
     if (hs_compile(r->regex, HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH |
             HS_FLAG_UTF8 | HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK, NULL, &db,

@@ -1,0 +1,654 @@
+/*
+ * rx_factor.c - literal factors of a PCRE2 pattern (see rx_factor.h).
+ *
+ * A recursive descent over the pattern gives each node one of two facts:
+ * "exact": the node matches exactly one string of a small set (a literal,
+ * a small class, an alternation or short repetition of such); or "needs":
+ * every match of the node contains one string of a set (empty set: no
+ * such knowledge). Concatenating two exact sets is their cross product
+ * while it stays small, otherwise the better of the two requirements is
+ * kept; an alternation needs the union of its branches' requirements; a
+ * repeat with minimum 0 needs nothing. Look-arounds, anchors and comments
+ * match the empty string: ignoring what they test only makes the factor
+ * set a weaker (still true) requirement. Any construct not handled here
+ * (option settings such as (?i) or (?x), conditionals, recursion, octal
+ * and control escapes, \Q without \E...) makes the whole answer "no
+ * factor", which is always safe.
+ */
+#include <string.h>
+
+#include "rules/rx_factor.h"
+
+typedef struct info {
+    int exact;
+    rx_factors set;     /* exact: the strings; else the requirement */
+} info;
+
+typedef struct parser {
+    const unsigned char *p, *end;
+    int bad;
+    int depth;
+} parser;
+
+#define MAX_DEPTH 64
+
+static void info_none(info *x)
+{
+    x->exact = 0;
+    x->set.n = 0;
+}
+
+static void info_empty(info *x)
+{
+    x->exact = 1;
+    x->set.n = 1;
+    x->set.len[0] = 0;
+}
+
+static void info_bytes(info *x, const unsigned char *b, size_t n)
+{
+    if (n > RX_FACTOR_LEN) {
+        info_none(x);
+        return;
+    }
+    x->exact = 1;
+    x->set.n = 1;
+    x->set.len[0] = (unsigned char)n;
+    memcpy(x->set.s[0], b, n);
+}
+
+/* Add s to set unless there; -1 if it does not fit. */
+static int set_add(rx_factors *set, const char *s, size_t n)
+{
+    if (n > RX_FACTOR_LEN)
+        return -1;
+    for (unsigned i = 0; i < set->n; i++)
+        if (set->len[i] == n && memcmp(set->s[i], s, n) == 0)
+            return 0;
+    if (set->n == RX_FACTOR_MAX)
+        return -1;
+    set->len[set->n] = (unsigned char)n;
+    memcpy(set->s[set->n], s, n);
+    set->n++;
+    return 0;
+}
+
+/* The requirement an exact set implies: none if it holds "". */
+static void to_needs(info *x)
+{
+    if (!x->exact)
+        return;
+    x->exact = 0;
+    for (unsigned i = 0; i < x->set.n; i++)
+        if (x->set.len[i] == 0) {
+            x->set.n = 0;
+            return;
+        }
+}
+
+static int common_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') || c >= 0x80 ||
+        strchr(" \t\r\n.,-'\"():;!?", c) != NULL;
+}
+
+/* How selective a requirement is: its weakest string counts. */
+static unsigned score(const info *x)
+{
+    unsigned worst = ~0u;
+    if (x->set.n == 0)
+        return 0;
+    for (unsigned i = 0; i < x->set.n; i++) {
+        unsigned n = x->set.len[i], w = n, rare = n > 0;
+        for (unsigned k = 0; k < n; k++)
+            rare &= !common_byte((unsigned char)x->set.s[i][k]);
+        if (n < 3 && rare)
+            w += 3;
+        if (w < worst)
+            worst = w;
+    }
+    return worst * 64u + (RX_FACTOR_MAX - x->set.n);
+}
+
+static void concat(info *a, const info *b)
+{
+    if (a->exact && b->exact &&
+        (size_t)a->set.n * b->set.n <= RX_FACTOR_MAX) {
+        rx_factors out;
+        int ok = 1;
+        out.n = 0;
+        for (unsigned i = 0; ok && i < a->set.n; i++)
+            for (unsigned k = 0; ok && k < b->set.n; k++) {
+                char tmp[2 * RX_FACTOR_LEN];
+                size_t n = (size_t)a->set.len[i] + b->set.len[k];
+                memcpy(tmp, a->set.s[i], a->set.len[i]);
+                memcpy(tmp + a->set.len[i], b->set.s[k], b->set.len[k]);
+                ok = set_add(&out, tmp, n) == 0;
+            }
+        if (ok) {
+            a->set = out;
+            return;
+        }
+    }
+    info x = *a, y = *b;
+    to_needs(&x);
+    to_needs(&y);
+    *a = score(&y) > score(&x) ? y : x;
+}
+
+static void alternate(info *a, const info *b)
+{
+    info x = *a, y = *b;
+    if (!(x.exact && y.exact)) {
+        to_needs(&x);
+        to_needs(&y);
+        if (x.set.n == 0 || y.set.n == 0) {
+            info_none(a);
+            return;
+        }
+    }
+    for (unsigned i = 0; i < y.set.n; i++)
+        if (set_add(&x.set, y.set.s[i], y.set.len[i]) != 0) {
+            if (x.exact) {          /* too many: fall back to needs */
+                info u = *a, v = *b;
+                to_needs(&u);
+                to_needs(&v);
+                if (u.set.n == 0 || v.set.n == 0) {
+                    info_none(a);
+                    return;
+                }
+                alternate(&u, &v);
+                *a = u;
+                return;
+            }
+            info_none(a);
+            return;
+        }
+    *a = x;
+}
+
+static void repeat(info *a, unsigned min, long max)
+{
+    if (min == 0) {
+        if (max == 1 && a->exact) {
+            info e;
+            info_empty(&e);
+            alternate(a, &e);
+            if (!a->exact)
+                info_none(a);   /* x? needs nothing */
+        } else {
+            info_none(a);
+        }
+        return;
+    }
+    if (a->exact && max == (long)min && min <= 8) {
+        info one = *a;
+        for (unsigned k = 1; k < min && a->exact; k++)
+            concat(a, &one);
+        return;
+    }
+    to_needs(a);
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static size_t utf8_put(unsigned char *b, unsigned long cp)
+{
+    if (cp < 0x80) {
+        b[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        b[0] = (unsigned char)(0xC0 | cp >> 6);
+        b[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        b[0] = (unsigned char)(0xE0 | cp >> 12);
+        b[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+        b[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    b[0] = (unsigned char)(0xF0 | cp >> 18);
+    b[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+    b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+    b[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/*
+ * An escape after the backslash: *cp gets a literal code point (return 1),
+ * or the escape matches the empty string (2), or something wider than one
+ * known code point (0). Sets ps->bad for what is not understood.
+ */
+static int escape(parser *ps, unsigned long *cp, int in_class)
+{
+    unsigned char c;
+    if (ps->p >= ps->end) {
+        ps->bad = 1;
+        return 0;
+    }
+    c = *ps->p++;
+    switch (c) {
+    case 'd': case 'D': case 'w': case 'W': case 's': case 'S':
+    case 'h': case 'H': case 'v': case 'V': case 'R': case 'N':
+    case 'X': case 'C':
+        return 0;
+    case 'p': case 'P':
+        if (ps->p < ps->end && *ps->p == '{') {
+            while (ps->p < ps->end && *ps->p != '}')
+                ps->p++;
+            if (ps->p >= ps->end) {
+                ps->bad = 1;
+                return 0;
+            }
+            ps->p++;
+        } else if (ps->p < ps->end) {
+            ps->p++;
+        }
+        return 0;
+    case 'b': case 'B': case 'A': case 'z': case 'Z': case 'G': case 'K':
+        if (in_class)
+            ps->bad = 1;    /* \b in a class is a backspace: not worth it */
+        return 2;
+    case 'n': *cp = '\n'; return 1;
+    case 't': *cp = '\t'; return 1;
+    case 'r': *cp = '\r'; return 1;
+    case 'f': *cp = '\f'; return 1;
+    case 'e': *cp = 0x1B; return 1;
+    case 'a': *cp = 0x07; return 1;
+    case 'x': {
+        unsigned long v = 0;
+        int h, k = 0;
+        if (ps->p < ps->end && *ps->p == '{') {
+            ps->p++;
+            while (ps->p < ps->end && (h = hexval(*ps->p)) >= 0 && k < 8) {
+                v = v << 4 | (unsigned)h;
+                ps->p++;
+                k++;
+            }
+            if (ps->p >= ps->end || *ps->p != '}' || k == 0) {
+                ps->bad = 1;
+                return 0;
+            }
+            ps->p++;
+        } else {
+            while (ps->p < ps->end && k < 2 && (h = hexval(*ps->p)) >= 0) {
+                v = v << 4 | (unsigned)h;
+                ps->p++;
+                k++;
+            }
+        }
+        if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+            ps->bad = 1;
+            return 0;
+        }
+        *cp = v;
+        return 1;
+    }
+    default:
+        if (c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                (c >= '0' && c <= '9'))) {
+            *cp = c;            /* an escaped symbol is itself */
+            return 1;
+        }
+        if (c >= '1' && c <= '9' && !in_class) {
+            while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9')
+                ps->p++;        /* a back-reference: anything */
+            return 0;
+        }
+        ps->bad = 1;            /* \0, \o, \c, \g, \k, \Q ... */
+        return 0;
+    }
+}
+
+/* A class, after its '[': a small set of ASCII characters, or none. */
+static void parse_class(parser *ps, info *out)
+{
+    unsigned char bits[16];
+    int neg = 0, wide = 0, first = 1;
+    unsigned count = 0;
+    memset(bits, 0, sizeof bits);
+    if (ps->p < ps->end && *ps->p == '^') {
+        neg = 1;
+        ps->p++;
+    }
+    for (;;) {
+        unsigned long lo, hi;
+        int kind;
+        if (ps->p >= ps->end) {
+            ps->bad = 1;
+            return;
+        }
+        if (*ps->p == ']' && !first) {
+            ps->p++;
+            break;
+        }
+        first = 0;
+        if (*ps->p == '[' && ps->p + 1 < ps->end &&
+            (ps->p[1] == ':' || ps->p[1] == '.' || ps->p[1] == '=')) {
+            const unsigned char *q = ps->p + 2;
+            while (q + 1 < ps->end && !(q[0] == ps->p[1] && q[1] == ']'))
+                q++;
+            if (q + 1 >= ps->end) {
+                ps->bad = 1;
+                return;
+            }
+            ps->p = q + 2;
+            wide = 1;
+            continue;
+        }
+        if (*ps->p == '\\') {
+            ps->p++;
+            kind = escape(ps, &lo, 1);
+            if (ps->bad)
+                return;
+            if (kind != 1) {
+                wide = 1;
+                continue;
+            }
+        } else if (*ps->p >= 0x80) {
+            while (ps->p < ps->end && *ps->p >= 0x80)
+                ps->p++;    /* a non-ASCII member: more than we track */
+            wide = 1;
+            continue;
+        } else {
+            lo = *ps->p++;
+        }
+        hi = lo;
+        if (ps->p + 1 < ps->end && *ps->p == '-' && ps->p[1] != ']') {
+            ps->p++;
+            if (*ps->p == '\\') {
+                ps->p++;
+                kind = escape(ps, &hi, 1);
+                if (ps->bad)
+                    return;
+                if (kind != 1) {
+                    ps->bad = 1;    /* [a-\d]: an error in PCRE2 anyway */
+                    return;
+                }
+            } else if (*ps->p >= 0x80) {
+                ps->bad = 1;
+                return;
+            } else {
+                hi = *ps->p++;
+            }
+            if (hi < lo) {
+                ps->bad = 1;
+                return;
+            }
+        }
+        if (hi >= 0x80) {
+            wide = 1;
+            continue;
+        }
+        for (unsigned long c = lo; c <= hi; c++)
+            if (!(bits[c >> 3] >> (c & 7) & 1)) {
+                bits[c >> 3] |= (unsigned char)(1u << (c & 7));
+                count++;
+            }
+    }
+    if (neg || wide || count == 0 || count > 6) {
+        info_none(out);
+        return;
+    }
+    out->exact = 1;
+    out->set.n = 0;
+    for (unsigned c = 0; c < 128; c++)
+        if (bits[c >> 3] >> (c & 7) & 1) {
+            char ch = (char)c;
+            (void)set_add(&out->set, &ch, 1);
+        }
+}
+
+static void parse_alt(parser *ps, info *out);
+
+/* A group, after its '('. */
+static void parse_group(parser *ps, info *out)
+{
+    int look = 0;
+    if (++ps->depth > MAX_DEPTH) {
+        ps->bad = 1;
+        return;
+    }
+    if (ps->p < ps->end && *ps->p == '*') {
+        ps->bad = 1;                    /* (*VERB) */
+        return;
+    }
+    if (ps->p < ps->end && *ps->p == '?') {
+        const unsigned char *q = ps->p + 1;
+        if (q >= ps->end) {
+            ps->bad = 1;
+            return;
+        }
+        if (*q == ':' || *q == '>' || *q == '|') {
+            ps->p = q + 1;
+        } else if (*q == '=' || *q == '!') {
+            ps->p = q + 1;
+            look = 1;
+        } else if (*q == '<' && q + 1 < ps->end &&
+            (q[1] == '=' || q[1] == '!')) {
+            ps->p = q + 2;
+            look = 1;
+        } else if (*q == '#') {
+            while (q < ps->end && *q != ')')
+                q++;
+            if (q >= ps->end) {
+                ps->bad = 1;
+                return;
+            }
+            ps->p = q + 1;
+            ps->depth--;
+            info_empty(out);
+            return;
+        } else if (*q == '<' || *q == '\'' || (*q == 'P' && q + 1 < ps->end &&
+            q[1] == '<')) {
+            unsigned char close = *q == '\'' ? '\'' : '>';
+            q += *q == 'P' ? 2 : 1;
+            while (q < ps->end && *q != close)
+                q++;
+            if (q >= ps->end) {
+                ps->bad = 1;
+                return;
+            }
+            ps->p = q + 1;
+        } else {
+            ps->bad = 1;                /* options, conditionals, calls */
+            return;
+        }
+    }
+    parse_alt(ps, out);
+    if (ps->bad)
+        return;
+    if (ps->p >= ps->end || *ps->p != ')') {
+        ps->bad = 1;
+        return;
+    }
+    ps->p++;
+    ps->depth--;
+    if (look)
+        info_empty(out);
+}
+
+/* A quantifier after an atom, if any: *min, *max (-1: unbounded). */
+static int parse_quant(parser *ps, unsigned *min, long *max)
+{
+    const unsigned char *q = ps->p;
+    if (q >= ps->end)
+        return 0;
+    if (*q == '*' || *q == '+' || *q == '?') {
+        *min = *q == '+';
+        *max = *q == '?' ? 1 : -1;
+        ps->p = q + 1;
+    } else if (*q == '{') {
+        unsigned long a = 0, b;
+        int da = 0, db = 0;
+        q++;
+        while (q < ps->end && *q >= '0' && *q <= '9' && da < 6) {
+            a = a * 10 + (unsigned)(*q++ - '0');
+            da++;
+        }
+        if (da == 0) {
+            if (q < ps->end && *q == ',')
+                ps->bad = 1;    /* {,n}: its meaning changed in 10.43 */
+            return 0;           /* else '{' is a literal: the caller sees */
+        }
+        b = a;
+        if (q < ps->end && *q == ',') {
+            q++;
+            b = 0;
+            while (q < ps->end && *q >= '0' && *q <= '9' && db < 6) {
+                b = b * 10 + (unsigned)(*q++ - '0');
+                db++;
+            }
+        } else {
+            db = -1;
+        }
+        if (q >= ps->end || *q != '}')
+            return 0;
+        *min = (unsigned)a;
+        *max = db == 0 ? -1 : (long)b;
+        ps->p = q + 1;
+    } else {
+        return 0;
+    }
+    if (ps->p < ps->end && (*ps->p == '?' || *ps->p == '+'))
+        ps->p++;                        /* lazy or possessive */
+    return 1;
+}
+
+/* One atom with its quantifier. */
+static void parse_atom(parser *ps, info *out)
+{
+    unsigned char c = *ps->p;
+    unsigned min;
+    long max;
+    if (c == '(') {
+        ps->p++;
+        parse_group(ps, out);
+    } else if (c == '[') {
+        ps->p++;
+        parse_class(ps, out);
+    } else if (c == '.') {
+        ps->p++;
+        info_none(out);
+    } else if (c == '^' || c == '$') {
+        ps->p++;
+        info_empty(out);
+    } else if (c == '\\') {
+        unsigned long cp = 0;
+        int kind;
+        ps->p++;
+        if (ps->p < ps->end && *ps->p == 'E') {
+            ps->p++;
+            info_empty(out);
+        } else if (ps->p < ps->end && *ps->p == 'Q') {
+            const unsigned char *s = ++ps->p, *e = s;
+            while (e + 1 < ps->end && !(e[0] == '\\' && e[1] == 'E'))
+                e++;
+            if (e + 1 >= ps->end) {
+                ps->bad = 1;
+                return;
+            }
+            /* the quantifier after \E binds to the last character only */
+            ps->p = e + 2;
+            if (e == s) {
+                info_empty(out);
+                return;
+            }
+            info_bytes(out, s, (size_t)(e - s));
+            if (parse_quant(ps, &min, &max))
+                ps->bad = 1;            /* rare: not worth splitting */
+            return;
+        } else {
+            kind = escape(ps, &cp, 0);
+            if (kind == 1) {
+                unsigned char b[4];
+                info_bytes(out, b, utf8_put(b, cp));
+            } else if (kind == 2) {
+                info_empty(out);
+            } else {
+                info_none(out);
+            }
+        }
+    } else if (c == '*' || c == '+' || c == '?' || c == '{' || c == ')' ||
+        c == '|') {
+        ps->bad = 1;
+        return;
+    } else if (c >= 0x80) {
+        const unsigned char *s = ps->p;
+        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        if (n == 1 || (size_t)(ps->end - s) < n) {
+            ps->bad = 1;
+            return;
+        }
+        ps->p += n;
+        info_bytes(out, s, n);
+    } else {
+        ps->p++;
+        info_bytes(out, &c, 1);
+    }
+    if (ps->bad)
+        return;
+    if (parse_quant(ps, &min, &max)) {
+        if (max >= 0 && (long)min > max) {
+            ps->bad = 1;
+            return;
+        }
+        repeat(out, min, max);
+    }
+}
+
+static void parse_seq(parser *ps, info *out)
+{
+    info_empty(out);
+    while (!ps->bad && ps->p < ps->end && *ps->p != '|' && *ps->p != ')') {
+        info a;
+        parse_atom(ps, &a);
+        if (ps->bad)
+            return;
+        concat(out, &a);
+    }
+}
+
+static void parse_alt(parser *ps, info *out)
+{
+    parse_seq(ps, out);
+    while (!ps->bad && ps->p < ps->end && *ps->p == '|') {
+        info b;
+        ps->p++;
+        parse_seq(ps, &b);
+        if (ps->bad)
+            return;
+        alternate(out, &b);
+    }
+}
+
+unsigned rx_factors_of(const char *pattern, rx_factors *out)
+{
+    parser ps;
+    info root;
+    out->n = 0;
+    ps.p = (const unsigned char *)pattern;
+    ps.end = ps.p + strlen(pattern);
+    ps.bad = 0;
+    ps.depth = 0;
+    parse_alt(&ps, &root);
+    if (ps.bad || ps.p != ps.end)
+        return 0;
+    to_needs(&root);
+    if (root.set.n == 0 || score(&root) < 3u * 64u)
+        return 0;           /* a short common string gates nothing */
+    *out = root.set;
+    return out->n;
+}
