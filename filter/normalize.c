@@ -160,6 +160,8 @@ enum { IX_BASE = 0, IX_TS = 1, IX_CONF = 2, IX_COMP = 2, IX_N = 10 };
 #define CJK2_NOISE 1u   /* noise, no break or space (with skip_noise) */
 #define CJK2_BREAK 2u   /* noise holding a break (with skip_noise) */
 #define CJK2_OTHER 3u   /* anything else: the general path */
+#define MAP3_LO  0x3400u    /* map3: the CJK ideographs U+3400..U+9FFF */
+#define MAP3_N   (0xA000u - MAP3_LO)
 #define PLAIN_N  0x10000u      /* the BMP; bits below 0x800 and of
                                    surrogates stay clear */
 
@@ -198,6 +200,10 @@ struct norm_tables {
     uint8_t simd[4];         /* 0: scalar; 1: identity; 2: lower-case A-Z */
     uint8_t cjk2[IX_N][PLAIN_N / 4]; /* two bits per BMP code point under
                                 table i: CJK2_* */
+    uint16_t *map3[IX_N];    /* the ideograph MAP3_LO + j maps to the
+                                three-byte code point map3[i][j] (0: not
+                                that simply), no class or flag; NULL when
+                                table i maps none (Traditional Chinese) */
     uint8_t shuf[256][8];    /* pshufb indices packing the set bits of m */
     uint8_t acls[4][128];    /* ASCII class (C_*), same index */
     unsigned ratio;          /* output bytes per input byte, worst case */
@@ -1372,6 +1378,25 @@ static void build_plain(norm_tables *t)
         }
 }
 
+/* map3 of each table (see norm_tables); 0 or SLUICE_ENOMEM. */
+static int build_map3(norm_tables *t)
+{
+    const uint32_t flags = E_SPACE | E_BREAK | E_IGN | E_NOISE | E_LEET |
+        E_MIXED;
+    for (unsigned k = 0; k < IX_N; k++)
+        for (uint32_t j = 0; j < MAP3_N; j++) {
+            uint32_t e = tab_get(t, k, MAP3_LO + j), to = e & E_PAYLOAD;
+            if ((e & flags) != 0 || ((e & E_KIND) >> E_KSHIFT) != K_SINGLE ||
+                to < 0x800 || to > 0xFFFF || (to >= 0xD800 && to <= 0xDFFF))
+                continue;
+            if (t->map3[k] == NULL &&
+                (t->map3[k] = calloc(MAP3_N, sizeof *t->map3[k])) == NULL)
+                return SLUICE_ENOMEM;
+            t->map3[k][j] = (uint16_t)to;
+        }
+    return 0;
+}
+
 static int build_all(builder *b)
 {
     UErrorCode uc = U_ZERO_ERROR;
@@ -1397,6 +1422,8 @@ static int build_all(builder *b)
         return rc;
     compute_ratio(b);
     build_plain(b->t);
+    if ((rc = build_map3(b->t)) != 0)
+        return nomem(b);
     shrink(b->t);
     return 0;
 }
@@ -1426,6 +1453,8 @@ void norm_tables_free(norm_tables *t)
 {
     if (t == NULL)
         return;
+    for (unsigned k = 0; k < IX_N; k++)
+        free(t->map3[k]);
     free(t->blocks);
     free(t->ix);
     free(t->pool);
@@ -1581,6 +1610,7 @@ typedef struct fctx {
                                 (the base table when no step maps) */
     const uint8_t *plain;    /* t->plain of that table */
     const uint8_t *c2;       /* t->cjk2 of that table */
+    const uint16_t *m3;      /* t->map3 of that table */
     unsigned av;             /* ASCII variant: casefold | leet << 1 */
     uint32_t base;           /* original offset of in[0], mod 2^32 */
     size_t invalid;
@@ -2046,6 +2076,7 @@ typedef struct hot {
     int cjk;              /* text only, no repeat: the c2 loop */
     const uint8_t *c2;    /* t->cjk2 of the table */
     uint32_t cmax;        /* highest CJK2_* the c2 loop takes */
+    const uint16_t *m3;   /* t->map3 of the table (may be NULL) */
 } hot;
 
 static inline uint32_t fast_entry(hot h, uint32_t cp)
@@ -2109,8 +2140,18 @@ static inline __attribute__((always_inline)) size_t cjk_run(hot h, wr *w, const 
                 cp = (v & 0x0Fu) << 12 | (v >> 2 & 0xFC0u) |
                     (v >> 16 & 0x3Fu);
                 c = (uint32_t)h.c2[cp >> 2] >> ((cp & 3u) << 1) & 3u;
-                if (c > h.cmax)
-                    break;
+                if (c > h.cmax) {
+                    uint32_t to;
+                    if (h.m3 == NULL || cp - MAP3_LO >= MAP3_N ||
+                        (to = h.m3[cp - MAP3_LO]) == 0)
+                        break;
+                    /* Traditional to Simplified: three bytes to three */
+                    store32le(text + o, 0x8080E0u | (to >> 12) |
+                        (to >> 6 & 0x3Fu) << 8 | (to & 0x3Fu) << 16);
+                    o += 3;
+                    g = 0;
+                    continue;
+                }
                 store32le(text + o, v);
                 o += c == 0 ? 3u : 0u;
                 g = c == 0 ? 0u : ((g & ~NORM_GAP_COUNT) |
@@ -2179,7 +2220,7 @@ static inline __attribute__((always_inline)) size_t span_impl(fctx *c,
 {
     const hot h = { c->t->blocks, c->fix, c->plain, c->special, c->other,
         c->kindmask, c->base, c->rep, !c->rep && !meta, c->c2,
-        c->noisemask ? CJK2_BREAK : CJK2_PLAIN };
+        c->noisemask ? CJK2_BREAK : CJK2_PLAIN, c->m3 };
     const int swar = c->swar, rep = c->rep;
     wr w = c->w;
     w.meta = meta;   /* a constant in each instance below */
@@ -2316,12 +2357,14 @@ static void ctx_init(fctx *c, const norm_tables *t, norm_state *st,
         c->fix = t->ix + (size_t)(IX_COMP + combo(f)) * NBLK;
         c->plain = t->plain[IX_COMP + combo(f)];
         c->c2 = t->cjk2[IX_COMP + combo(f)];
+        c->m3 = t->map3[IX_COMP + combo(f)];
         c->kindmask = E_KIND;
         c->special |= E_SLOWKIND | ((f & NORM_LEET) ? E_LEET : 0);
     } else {
         c->fix = t->ix + (size_t)IX_BASE * NBLK;   /* classes only */
         c->plain = t->plain[IX_BASE];
         c->c2 = t->cjk2[IX_BASE];
+        c->m3 = NULL;
     }
     c->other = c->special & ~E_NOISE;
     c->w.o = out->len;
