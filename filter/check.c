@@ -160,22 +160,6 @@ static size_t utf8_len(unsigned char c)
 }
 
 /*
- * Windows are as small as the hit needs while hits are rare (most checks
- * build one window, or none; anything more measured slower on Chinese
- * text with 10k terms). After DENSE_WINDOWS in one stream, the next window
- * runs to the end of the text and starts a longest term before the hit
- * (hits come in order of their ends; a later one may start that much
- * earlier), so that a text dense with hits (every word a term) is
- * normalized in full about once more, not once per hit.
- */
-#define DENSE_WINDOWS 8
-
-static int window_dense(policy_scratch *s)
-{
-    return s->nwin++ >= DENSE_WINDOWS;
-}
-
-/*
  * The metadata of stream entries around a hit: the stream's own arrays,
  * or, for a lazy stream (norm_text_lazy), a window rebuilt around the hit
  * and kept for the next hits it covers. Entry q is at [q - base].
@@ -195,17 +179,22 @@ static int view_at(policy_scratch *s, size_t ns, size_t ne, nview *v)
     size_t base = 0;
     if (o->lazy) {
         size_t last = ne < o->len ? ne : ne - 1;
+        /*
+         * Windows start at the checkpoint before the hit and grow while
+         * hits come later in the text (they come in order of their ends),
+         * so a text dense with hits is normalized with metadata about
+         * once, and a sparse one only around its hits.
+         */
         if (s->win_of != o || ns < s->win_base ||
             last >= s->win_base + s->win.len) {
-            int dense = window_dense(s);
-            size_t ml = s->grp->maxlen;
-            size_t first = dense && ns > ml ? ns - ml : dense ? 0 : ns;
-            s->win_of = NULL;
             size_t st = s->gstart[s->grp - s->pol->groups];
-            if (norm_window(s->pol->nt, s->grp->flags, s->text + st,
-                    s->text_len - st, o, first, last, dense ? SIZE_MAX : 0,
-                    &s->win, &s->win_base) != 0)
+            if (s->win_of != o)
+                s->wcur.valid = 0;
+            s->win_of = NULL;
+            if (norm_window_cover(s->pol->nt, s->grp->flags, s->text + st,
+                    s->text_len - st, o, ns, last, &s->win, &s->wcur) != 0)
                 return SLUICE_ENOMEM;
+            s->win_base = s->wcur.base;
             s->win_of = o;
         }
         w = &s->win;
@@ -231,6 +220,7 @@ int check_stream_src(policy_scratch *s, size_t g, size_t q, size_t *src)
     if (s->win_of != o || q < s->win_base || q >= s->win_base + s->win.len) {
         size_t st = s->gstart[g];
         s->win_of = NULL;
+        s->wcur.valid = 0;
         if (norm_window(s->pol->nt, s->pol->groups[g].flags, s->text + st,
                 s->text_len - st, o, q, q, 0, &s->win, &s->win_base) != 0)
             return SLUICE_ENOMEM;
@@ -1677,7 +1667,7 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
         }
         normalized = 1;
         s->win_of = NULL;
-        s->nwin = 0;
+        s->wcur.valid = 0;
         s->gstart[i] = start;
         /* the text alone; metadata only around hits (view_at), except
            where views need it all (runs, leet symbols) */
@@ -1708,6 +1698,7 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
                            &s->scan_off) != 0) {
                 return SLUICE_ENOMEM;
             } else {
+                s->wcur.valid = 0;
                 s->win_of = o;   /* the window holds the scan's start */
             }
         }

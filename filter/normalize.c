@@ -2584,6 +2584,37 @@ int norm_window(const norm_tables *t, unsigned flags, const char *in,
     return 0;
 }
 
+int norm_window_cover(const norm_tables *t, unsigned flags, const char *in,
+    size_t len, const norm_out *lz, size_t first, size_t last,
+    norm_out *win, norm_wcur *cur)
+{
+    size_t lo = 0, hi = lz->nck;
+    int rc;
+    assert(lz->lazy && lz->nck > 0 && first <= last);
+    if (cur->valid && first >= cur->base && last < cur->base + win->len)
+        return 0;
+    while (hi - lo > 1) {            /* last checkpoint with out <= first */
+        size_t mid = lo + (hi - lo) / 2;
+        if (lz->ck[mid].out <= first)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const norm_ckpt *k = &lz->ck[lo];
+    if (!cur->valid || first < cur->base || k->in > cur->pos) {
+        window_begin(lz, flags, k, &cur->st, win);
+        cur->pos = k->in;
+        cur->base = k->out;
+        cur->valid = 1;
+    }
+    while (cur->pos < len && cur->base + win->len <= last)
+        if ((rc = window_feed(t, &cur->st, in, len, &cur->pos, win)) != 0) {
+            cur->valid = 0;
+            return rc;
+        }
+    return 0;
+}
+
 int norm_lazy_find(const norm_tables *t, unsigned flags, const char *in,
     size_t len, const norm_out *lz, uint64_t from, norm_out *win,
     size_t *base, size_t *idx)

@@ -134,6 +134,29 @@ int norm_window(const norm_tables *t, unsigned flags, const char *in,
     size_t min_in, norm_out *win, size_t *base);
 
 /*
+ * A window that grows (norm_window_cover): where its normalizer stopped.
+ * Plain data; set valid to 0 whenever the window is written otherwise.
+ */
+typedef struct norm_wcur {
+    norm_state st;        /* the normalizer after the last feed */
+    size_t pos;           /* input bytes fed (offset into in) */
+    size_t base;          /* stream entry of the window's first entry */
+    int valid;
+} norm_wcur;
+
+/*
+ * Make `win` cover entries [first, last] (last < lz->len) of lazy stream
+ * `lz`, as norm_window does, but growing the window `cur` describes when
+ * the entries lie at or after its start and the checkpoint before
+ * `first` is not past where it stopped: hits read in order of position
+ * then cost one metadata pass over the stretch they span, not one window
+ * each. Entry q of the stream is entry q - cur->base of win.
+ */
+int norm_window_cover(const norm_tables *t, unsigned flags, const char *in,
+    size_t len, const norm_out *lz, size_t first, size_t last,
+    norm_out *win, norm_wcur *cur);
+
+/*
  * The first entry of lazy stream `lz` whose source starts at or after
  * original offset `from` (lz->len if none): *idx, found in window `win`
  * (entry q of the stream is entry q - *base of win).

@@ -946,6 +946,30 @@ static void lazy_windows_equal_the_whole_normalization(void **state)
                             whole.src_end[q], whole.gap[q]);
                 }
             }
+            /* a growing window over hits in order, as view_at reads them */
+            norm_wcur cur;
+            size_t a = 0;
+            cur.valid = 0;
+            while (whole.len > 0 && a < whole.len) {
+                size_t b = a + rnd_below(&seed, 12);
+                if (b >= whole.len)
+                    b = whole.len - 1;
+                assert_int_equal(norm_window_cover(tabs(state), f, in, len,
+                    &lazy, a, b, &win, &cur), 0);
+                assert_true(cur.base <= a && cur.base + win.len > b);
+                for (size_t q = a; q <= b; q++) {
+                    size_t w = q - cur.base;
+                    if (win.text[w] != whole.text[q] ||
+                        win.src[w] != whole.src[q] ||
+                        win.src_end[w] != whole.src_end[q] ||
+                        win.gap[w] != whole.gap[q])
+                        fail_msg("flags %#x, entry %zu of %zu (growing "
+                            "window from %zu)", f, q, whole.len, cur.base);
+                }
+                a += 1 + rnd_below(&seed, rnd_below(&seed, 2) ? 8 : 400);
+                if (rnd_below(&seed, 10) == 0 && a > 30)
+                    a -= rnd_below(&seed, 30);      /* a later hit, earlier */
+            }
         }
     }
     norm_out_free(&whole);
