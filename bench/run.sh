@@ -12,9 +12,11 @@
 # the programs), throughput (per term set: raw Hyperscan, PCRE2
 # alternation, Sluice, Sluice terms only), regex (the baseline policy's
 # regexes), stream (bench/stream_bench.c: session latency per chunk size),
-# report, redis (bench/redis_bench.c: the Redis state layer, its own table;
-# it starts its own redis-server and needs no data: BENCH_STAGES=redis
-# runs it alone).
+# report, threads (bench/peers.c --mode threads: one engine shared by 1
+# and 2 threads, beside a control loop), profile (bench/profile.sh: the
+# share of each stage under perf), redis (bench/redis_bench.c: the Redis
+# state layer, its own table; it starts its own redis-server and needs no
+# data: BENCH_STAGES=redis runs it alone).
 #
 # Every measurement of one term set with one engine runs in its own process,
 # so VmHWM is that run's own peak. Nothing here fails on timings: the exit
@@ -39,7 +41,7 @@ cd "$ROOT" || exit 2
 BUILD=${BUILD:-build}
 BIN=$BUILD/bench
 DATA=${SLUICE_DATA:-$ROOT/../shared/data}
-DEFAULT_STAGES="data throughput regex stream report redis"
+DEFAULT_STAGES="data throughput regex stream report threads profile redis"
 STAGES=${BENCH_STAGES:-$DEFAULT_STAGES}
 SETS=${BENCH_SETS:-"sw10k sw65k jieba349k"}
 TIMEOUT=${BENCH_TIMEOUT:-900}
@@ -155,6 +157,50 @@ stage_stream() {
 # latency over loopback, what a check waits with Redis down, publish-to-
 # swap across 4 worker processes. It prints its own table, after the
 # report; without redis-server it says so.
+# Threads sharing one engine: bench/peers.c's threads mode (the Chinese
+# 10k-term and English LDNOOBW policies of bench-peers), 1 and 2 threads,
+# each pass also timed for a CPU-bound control loop that shares nothing:
+# its scaling is what the machine gave any program at that moment.
+stage_threads() {
+    local out=$BIN/threads.tsv
+    if [ ! -x "$BIN/peers" ]; then
+        echo "bench: no $BIN/peers; threads stage skipped" >&2
+        return 0
+    fi
+    : >"$out"
+    mkdir -p "$TMP/threads" || exit 2
+    run_prog_to "$out" "threads sharing one engine" "$BIN/peers" \
+        --mode threads --threads 2 --tmp "$TMP/threads" --data "$DATA"
+    echo
+    echo "Threads sharing one engine (bench/peers.c --mode threads; 4 KiB outputs of each language's corpora, wall time per pass)"
+    echo
+    echo "| policy | threads | MB | MB/s | scaling | control loop scaling | CPU per byte vs 1 thread |"
+    echo "|---|--:|--:|--:|--:|--:|--:|"
+    awk -F'\t' '$1 == "P" {
+        # P threads set bytes reps wall cpu control-wall control-cpu
+        k = $3; if ($2 == 1) { w1[k] = $6; c1[k] = $7; cw1[k] = $8 }
+        row[++n] = $0 }
+        END { for (i = 1; i <= n; i++) { split(row[i], f, "\t"); k = f[3]
+            printf "| %s | %d | %.2f | %.0f | %.2fx | %.2fx | %.2fx |\n", k, f[2],
+                f[4] / 1e6, f[4] / 1e6 / f[6], w1[k] / f[6], cw1[k] / f[8],
+                f[7] / c1[k] } }' "$out"
+}
+
+# Where a check's time goes, stage by stage (bench/profile.sh, perf).
+stage_profile() {
+    local out=$BIN/profile.md rc=0
+    echo "bench: profile (bench/profile.sh)" >&2
+    BUILD=$BUILD SLUICE_DATA=$DATA bench/profile.sh >"$out" || rc=$?
+    if [ "$rc" -eq 2 ]; then
+        echo "bench: no profile: perf is missing or cannot record here" >&2
+        return 0
+    elif [ "$rc" -ne 0 ]; then
+        FAILED=1
+    fi
+    echo
+    cat "$out"
+}
+
 stage_redis() {
     if [ ! -x "$BIN/redis_bench" ]; then
         echo "bench: no $BIN/redis_bench; redis stage skipped" >&2
