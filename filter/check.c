@@ -1420,6 +1420,19 @@ char *check_redact(const sluice_policy *p, const void *spans, size_t n,
     size_t *outlen)
 {
     size_t cap = len + 1, used = 0, pos = 0;
+    /* room for every mask up front: one allocation, no growth */
+    for (size_t i = 0; i < n; i++) {
+        size_t a, b, mz, me;
+        uint32_t ri;
+        at(spans, i, &a, &b, &ri);
+        if (p->rules[ri].action != SLUICE_REDACT)
+            continue;
+        mz = strlen(p->rules[ri].mask_zh);
+        me = strlen(p->rules[ri].mask_en);
+        if (cap > SIZE_MAX - (mz > me ? mz : me))
+            return NULL;
+        cap += mz > me ? mz : me;
+    }
     char *o = malloc(cap);
     if (o == NULL)
         return NULL;
@@ -1528,12 +1541,9 @@ static int decide(sluice_policy *p, policy_scratch *s, const char *text,
             action = r->action;
     }
     v->action = (sluice_action)action;
-    v->rules = calloc(nr ? nr : 1, sizeof *v->rules);
-    v->cats = calloc(nr ? nr : 1, sizeof *v->cats);
     v->nspans = n < max_spans ? n : max_spans;
     v->truncated = n > max_spans;
-    v->spans = calloc(v->nspans ? v->nspans : 1, sizeof *v->spans);
-    if (v->rules == NULL || v->cats == NULL || v->spans == NULL)
+    if (verdict_lists(v, nr, v->nspans) != 0)
         return SLUICE_ENOMEM;
     check_fill_rules(p, s->fired, v);
     for (size_t i = 0; i < v->nspans; i++) {

@@ -636,10 +636,7 @@ static int make_verdict(sluice_session *s, sluice_verdict **out)
         nr += s->fired[i];
     v->nspans = s->nspans < s->max_spans ? s->nspans : s->max_spans;
     v->truncated = s->nspans > s->max_spans;
-    v->rules = calloc(nr ? nr : 1, sizeof *v->rules);
-    v->cats = calloc(nr ? nr : 1, sizeof *v->cats);
-    v->spans = calloc(v->nspans ? v->nspans : 1, sizeof *v->spans);
-    if (v->rules == NULL || v->cats == NULL || v->spans == NULL)
+    if (verdict_lists(v, nr, v->nspans) != 0)
         goto nomem;
     check_fill_rules(p, s->fired, v);
     for (size_t i = 0; i < v->nspans; i++) {

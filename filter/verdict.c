@@ -22,10 +22,29 @@ void sluice_verdict_free(sluice_verdict *v)
         return;
     free(v->output);
     free(v->rules);
-    free(v->cats);
-    free(v->spans);
+    if (!v->lists_block) {
+        free(v->cats);
+        free(v->spans);
+    }
     sluice_policy_unref(v->policy);
     free(v);
+}
+
+int verdict_lists(sluice_verdict *v, size_t nr, size_t nspans)
+{
+    size_t a = nr ? nr : 1, b = nspans ? nspans : 1;
+    if (a > SIZE_MAX / 4 / sizeof *v->rules ||
+        b > SIZE_MAX / 4 / sizeof *v->spans)
+        return SLUICE_ENOMEM;
+    /* pointers first, then spans: every part stays aligned */
+    char *p = calloc(1, 2 * a * sizeof *v->rules + b * sizeof *v->spans);
+    if (p == NULL)
+        return SLUICE_ENOMEM;
+    v->rules = (const char **)(void *)p;
+    v->cats = v->rules + a;
+    v->spans = (sluice_span *)(void *)(v->cats + a);
+    v->lists_block = 1;
+    return 0;
 }
 
 sluice_action sluice_verdict_action(const sluice_verdict *v)

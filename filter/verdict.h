@@ -17,6 +17,8 @@ struct sluice_verdict {
     size_t ncats;
     sluice_span *spans;      /* rule names borrowed from policy */
     size_t nspans;
+    int lists_block;         /* rules, cats and spans are one allocation,
+                                at rules (verdict_lists) */
     int truncated;
     size_t invalid;
     sluice_policy *policy;   /* a reference, dropped by verdict_free */
@@ -35,6 +37,13 @@ struct sluice_verdict {
     int has_state;
     sluice_state_info state;
 };
+
+/*
+ * Allocate v's rules and categories (nr each) and spans (nspans) as one
+ * zeroed block: one allocation per verdict instead of three. Returns 0 or
+ * SLUICE_ENOMEM.
+ */
+int verdict_lists(sluice_verdict *v, size_t nr, size_t nspans);
 
 /*
  * Turn `v` into a block with `reason` (a static string): its output
