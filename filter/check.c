@@ -1422,16 +1422,14 @@ char *check_redact(const sluice_policy *p, const void *spans, size_t n,
     size_t cap = len + 1, used = 0, pos = 0;
     /* room for every mask up front: one allocation, no growth */
     for (size_t i = 0; i < n; i++) {
-        size_t a, b, mz, me;
+        size_t a, b;
         uint32_t ri;
         at(spans, i, &a, &b, &ri);
         if (p->rules[ri].action != SLUICE_REDACT)
             continue;
-        mz = strlen(p->rules[ri].mask_zh);
-        me = strlen(p->rules[ri].mask_en);
-        if (cap > SIZE_MAX - (mz > me ? mz : me))
+        if (cap > SIZE_MAX - p->rules[ri].mask_max)
             return NULL;
-        cap += mz > me ? mz : me;
+        cap += p->rules[ri].mask_max;
     }
     char *o = malloc(cap);
     if (o == NULL)

@@ -74,6 +74,7 @@ typedef struct crule {
     int action;             /* resolved sluice_action */
     const char *mask_zh;    /* resolved masks */
     const char *mask_en;
+    size_t mask_max;        /* the longer of the two, bytes */
     validate_fn validate;   /* may be NULL */
     pcre2_code *re;         /* PSRC_REGEX */
     int group;              /* PSRC_TERMS/ALL: index into groups */

@@ -538,6 +538,8 @@ static int resolve_rule(sluice_policy *p, size_t i, sluice_error *err)
     const char *m = s->mask ? s->mask : (c && c->mask ? c->mask : NULL);
     r->mask_zh = m ? m : src->mask_zh;
     r->mask_en = m ? m : src->mask_en;
+    r->mask_max = strlen(r->mask_zh) > strlen(r->mask_en) ?
+        strlen(r->mask_zh) : strlen(r->mask_en);
     if (s->validate != NULL) {
         r->validate = validate_lookup(s->validate);
         if (r->validate == NULL)
