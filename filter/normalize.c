@@ -2561,22 +2561,29 @@ static int window_feed(const norm_tables *t, norm_state *st, const char *in,
     return rc;
 }
 
-int norm_window(const norm_tables *t, unsigned flags, const char *in,
-    size_t len, const norm_out *lz, size_t first, size_t last,
-    size_t min_in, norm_out *win, size_t *base)
+/* The last checkpoint of lz whose output entry is at or before first. */
+static const norm_ckpt *ckpt_before(const norm_out *lz, size_t first)
 {
-    size_t lo = 0, hi = lz->nck, pos;
-    norm_state st;
-    int rc;
-    assert(lz->lazy && lz->nck > 0 && first <= last);
-    while (hi - lo > 1) {            /* last checkpoint with out <= first */
+    size_t lo = 0, hi = lz->nck;
+    while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
         if (lz->ck[mid].out <= first)
             lo = mid;
         else
             hi = mid;
     }
-    const norm_ckpt *k = &lz->ck[lo];
+    return &lz->ck[lo];
+}
+
+int norm_window(const norm_tables *t, unsigned flags, const char *in,
+    size_t len, const norm_out *lz, size_t first, size_t last,
+    size_t min_in, norm_out *win, size_t *base)
+{
+    size_t pos;
+    norm_state st;
+    int rc;
+    assert(lz->lazy && lz->nck > 0 && first <= last);
+    const norm_ckpt *k = ckpt_before(lz, first);
     window_begin(lz, flags, k, &st, win);
     pos = k->in;
     while (pos < len && (k->out + win->len <= last || pos - k->in < min_in))
@@ -2590,19 +2597,11 @@ int norm_window_cover(const norm_tables *t, unsigned flags, const char *in,
     size_t len, const norm_out *lz, size_t first, size_t last,
     norm_out *win, norm_wcur *cur)
 {
-    size_t lo = 0, hi = lz->nck;
     int rc;
     assert(lz->lazy && lz->nck > 0 && first <= last);
     if (cur->valid && first >= cur->base && last < cur->base + win->len)
         return 0;
-    while (hi - lo > 1) {            /* last checkpoint with out <= first */
-        size_t mid = lo + (hi - lo) / 2;
-        if (lz->ck[mid].out <= first)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    const norm_ckpt *k = &lz->ck[lo];
+    const norm_ckpt *k = ckpt_before(lz, first);
     if (!cur->valid || first < cur->base || k->in > cur->pos) {
         window_begin(lz, flags, k, &cur->st, win);
         cur->pos = k->in;
