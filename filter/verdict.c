@@ -302,6 +302,38 @@ static size_t utf8_valid(const unsigned char *s, size_t n)
     return k;
 }
 
+/*
+ * Bytes of the ill-formed sequence at s (s[0] starts no valid one): its
+ * maximal subpart, the lead byte and the continuation bytes that could
+ * still have completed it, at least 1. The normalizer reads the same
+ * bytes as one U+FFFD, so a verdict's "invalid_utf8" count and the
+ * \ufffd in its JSON agree.
+ */
+static size_t utf8_ill_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    size_t need, k;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else
+        return 1;
+    for (k = 1; k < need && k < n; k++) {
+        if (s[k] < lo || s[k] > hi)
+            break;
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return k;
+}
+
 static void jstr(jbuf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -320,7 +352,7 @@ static void jstr(jbuf *b, const char *s, size_t n)
             size_t k = utf8_valid(u + i, n - i);
             if (k == 0) {
                 jlit(b, "\\ufffd");
-                i++;
+                i += utf8_ill_len(u + i, n - i);
             } else {
                 jput(b, s + i, k);
                 i += k;
@@ -370,7 +402,7 @@ static void jstr_ascii(jbuf *b, const char *s, size_t n)
         k = u[i] < 0x80 ? 1 : utf8_valid(u + i, n - i);
         if (k == 0) {
             jlit(b, "\\ufffd");
-            i++;
+            i += utf8_ill_len(u + i, n - i);
             continue;
         }
         cp = k == 1 ? u[i] : k == 2 ? (uint32_t)(u[i] & 0x1F) : k == 3 ?

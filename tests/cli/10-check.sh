@@ -43,6 +43,14 @@ run "$SLUICE" check -p "$P" --json - <"$TAP_TMP/bad.txt"
 expect_eq "invalid UTF-8 is not fatal" 0 "$RC"
 expect_contains "invalid UTF-8 is reported" "$OUT" '"invalid_utf8":1'
 
+# one U+FFFD per ill-formed sequence (its maximal subpart), as counted:
+# a cut-off ideograph, two stray bytes, a surrogate's three bytes
+printf 'ab\xe4\xb8cd\xff\xfe\xed\xa0\x80e' >"$TAP_TMP/bad2.txt"
+run "$SLUICE" check -p "$P" --json - <"$TAP_TMP/bad2.txt"
+expect_contains "each ill-formed sequence counts once" "$OUT" '"invalid_utf8":6'
+expect_contains "and is written as one U+FFFD" "$OUT" \
+    '"output":"ab\ufffdcd\ufffd\ufffd\ufffd\ufffd\ufffde"'
+
 head -c 2000 /dev/zero | tr '\0' a >"$TAP_TMP/big.txt"
 run "$SLUICE" check -p "$P" --max-input 1k - <"$TAP_TMP/big.txt"
 expect_eq "input over --max-input exits 2" 2 "$RC"
