@@ -127,6 +127,7 @@
 #define E_MIXED    (1u << 29)        /* EXPAND: noise and non-noise; the
                                         record is followed by the result
                                         without its noise */
+#define E_FLAGS    (E_SPACE | E_BREAK | E_IGN | E_NOISE | E_LEET | E_MIXED)
 
 /* Class byte: of a code point at build time (K_*), of a fold (C_*). */
 #define C_SPACE    NORM_GAP_SPACE
@@ -187,11 +188,6 @@ struct norm_tables {
     unsigned char *pool;     /* [len][UTF-8] records */
     size_t pool_len;
     size_t pool_cap;         /* (build only) */
-    uint8_t plain[IX_N][PLAIN_N / 8]; /* bit cp set: the three-byte code
-                                point cp is kept as it is under table
-                                i (no mapping, class or flag): the CJK
-                                path tests it before the (cache-missing)
-                                table lookup */
     uint8_t amap[4][128];    /* ASCII result, by [casefold | leet << 1] */
     /* SIMD ASCII (text only): noise as two nibble tables (b is noise iff
        lo[b & 15] & hi[b >> 4]), by [variant][skip noise]; the variant's
@@ -199,7 +195,10 @@ struct norm_tables {
     uint8_t nib_lo[4][2][16], nib_hi[4][2][16];
     uint8_t simd[4];         /* 0: scalar; 1: identity; 2: lower-case A-Z */
     uint8_t cjk2[IX_N][PLAIN_N / 4]; /* two bits per BMP code point under
-                                table i: CJK2_* */
+                                table i: CJK2_* (CJK2_PLAIN: kept as it
+                                is, no mapping, class or flag; the CJK
+                                path tests it before the cache-missing
+                                table lookup) */
     uint16_t *map3[IX_N];    /* the ideograph MAP3_LO + j maps to the
                                 three-byte code point map3[i][j] (0: not
                                 that simply), no class or flag; NULL when
@@ -1356,22 +1355,15 @@ static int check_bounds(builder *b)
     return 0;
 }
 
-static void build_plain(norm_tables *t)
+/* cjk2 of each table (see norm_tables). */
+static void build_cjk2(norm_tables *t)
 {
-    const uint32_t busy = E_KIND | E_SPACE | E_BREAK | E_IGN | E_NOISE |
-        E_LEET | E_MIXED;
-    for (unsigned k = 0; k < IX_N; k++)
-        for (uint32_t cp = 0x800; cp < PLAIN_N; cp++)
-            if ((cp < 0xD800 || cp > 0xDFFF) &&
-                (tab_get(t, k, cp) & busy) == 0)
-                t->plain[k][cp >> 3] |= (uint8_t)(1u << (cp & 7));
     for (unsigned k = 0; k < IX_N; k++)
         for (uint32_t cp = 0; cp < PLAIN_N; cp++) {
             uint32_t e = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF) ?
                 tab_get(t, k, cp) : E_IGN;
-            uint32_t fl = e & (E_SPACE | E_BREAK | E_IGN | E_NOISE |
-                E_LEET | E_MIXED);
-            unsigned c = (e & busy) == 0 ? CJK2_PLAIN :
+            uint32_t fl = e & E_FLAGS;
+            unsigned c = (e & (E_KIND | E_FLAGS)) == 0 ? CJK2_PLAIN :
                 fl == E_NOISE ? CJK2_NOISE :
                 fl == (E_NOISE | E_BREAK) ? CJK2_BREAK : CJK2_OTHER;
             t->cjk2[k][cp >> 2] |= (uint8_t)(c << ((cp & 3) << 1));
@@ -1381,12 +1373,10 @@ static void build_plain(norm_tables *t)
 /* map3 of each table (see norm_tables); 0 or SLUICE_ENOMEM. */
 static int build_map3(norm_tables *t)
 {
-    const uint32_t flags = E_SPACE | E_BREAK | E_IGN | E_NOISE | E_LEET |
-        E_MIXED;
     for (unsigned k = 0; k < IX_N; k++)
         for (uint32_t j = 0; j < MAP3_N; j++) {
             uint32_t e = tab_get(t, k, MAP3_LO + j), to = e & E_PAYLOAD;
-            if ((e & flags) != 0 || ((e & E_KIND) >> E_KSHIFT) != K_SINGLE ||
+            if ((e & E_FLAGS) != 0 || ((e & E_KIND) >> E_KSHIFT) != K_SINGLE ||
                 to < 0x800 || to > 0xFFFF || (to >= 0xD800 && to <= 0xDFFF))
                 continue;
             if (t->map3[k] == NULL &&
@@ -1421,7 +1411,7 @@ static int build_all(builder *b)
         (rc = build_comp_tables(b)) != 0)
         return rc;
     compute_ratio(b);
-    build_plain(b->t);
+    build_cjk2(b->t);
     if ((rc = build_map3(b->t)) != 0)
         return nomem(b);
     shrink(b->t);
@@ -1608,7 +1598,6 @@ typedef struct fctx {
     uint32_t kindmask;       /* E_KIND; 0 when no step maps (identity) */
     const uint16_t *fix;     /* index of the composed table for the flags
                                 (the base table when no step maps) */
-    const uint8_t *plain;    /* t->plain of that table */
     const uint8_t *c2;       /* t->cjk2 of that table */
     const uint16_t *m3;      /* t->map3 of that table */
     unsigned av;             /* ASCII variant: casefold | leet << 1 */
@@ -2069,7 +2058,6 @@ static inline size_t ascii_rep(const fctx *c, wr *w,
 typedef struct hot {
     const uint32_t *blocks;
     const uint16_t *fix;
-    const uint8_t *plain;
     uint32_t special;
     uint32_t other;
     uint32_t kindmask;
@@ -2156,10 +2144,7 @@ static inline __attribute__((always_inline)) size_t cjk_run(hot h, wr *w, const 
                 }
                 store32le(text + o, v);
                 o += c == 0 ? 3u : 0u;
-                g = c == 0 ? 0u : ((g & ~NORM_GAP_COUNT) |
-                    ((g & NORM_GAP_COUNT) +
-                     ((g & NORM_GAP_COUNT) < NORM_GAP_COUNT)) |
-                    (c == 2 ? C_BREAK : 0u));
+                g = c == 0 ? 0u : gap_add(g, c == 2 ? C_BREAK : 0u);
             }
             if (!(i < end && len - i >= 4))
                 break;
@@ -2171,7 +2156,7 @@ static inline __attribute__((always_inline)) size_t cjk_run(hot h, wr *w, const 
         cp = (v & 0x0Fu) << 12 | (v >> 2 & 0xFC0u) | (v >> 16 & 0x3Fu);
         if (cp < 0x800 || cp - 0xD800u < 0x800u)
             break;
-        if (h.plain[cp >> 3] >> (cp & 7) & 1u)
+        if ((h.c2[cp >> 2] >> ((cp & 3u) << 1) & 3u) == CJK2_PLAIN)
             x = 0;                       /* kept as it is */
         else
             x = fast_entry(h, cp);
@@ -2220,7 +2205,7 @@ static inline __attribute__((always_inline)) size_t span_impl(fctx *c,
     const unsigned char *p, size_t i, size_t end, size_t len, int final,
     const int meta)
 {
-    const hot h = { c->t->blocks, c->fix, c->plain, c->special, c->other,
+    const hot h = { c->t->blocks, c->fix, c->special, c->other,
         c->kindmask, c->base, c->rep, !c->rep && !meta, c->c2,
         c->noisemask ? CJK2_BREAK : CJK2_PLAIN, c->m3 };
     const int swar = c->swar, rep = c->rep;
@@ -2357,14 +2342,12 @@ static void ctx_init(fctx *c, const norm_tables *t, norm_state *st,
         ((f & NORM_SKIP_NOISE) ? E_NOISE : 0);
     if (combo(f) != 0) {
         c->fix = t->ix + (size_t)(IX_COMP + combo(f)) * NBLK;
-        c->plain = t->plain[IX_COMP + combo(f)];
         c->c2 = t->cjk2[IX_COMP + combo(f)];
         c->m3 = t->map3[IX_COMP + combo(f)];
         c->kindmask = E_KIND;
         c->special |= E_SLOWKIND | ((f & NORM_LEET) ? E_LEET : 0);
     } else {
         c->fix = t->ix + (size_t)IX_BASE * NBLK;   /* classes only */
-        c->plain = t->plain[IX_BASE];
         c->c2 = t->cjk2[IX_BASE];
         c->m3 = NULL;
     }
