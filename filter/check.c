@@ -172,6 +172,31 @@ typedef struct nview {
     size_t len;            /* the whole stream's length */
 } nview;
 
+/*
+ * Make s->win hold entries [first, last] of lazy stream o (group g's).
+ * Windows start at the checkpoint before `first` and grow while later
+ * entries are asked for (hits come in order of their ends), so a text
+ * dense with hits is normalized with metadata about once, and a sparse
+ * one only around its hits.
+ */
+static int window_cover(policy_scratch *s, const norm_out *o, size_t g,
+    size_t first, size_t last)
+{
+    size_t st = s->gstart[g];
+    if (s->win_of == o && first >= s->win_base &&
+        last < s->win_base + s->win.len)
+        return 0;
+    if (s->win_of != o)
+        s->wcur.valid = 0;
+    s->win_of = NULL;
+    if (norm_window_cover(s->pol->nt, s->pol->groups[g].flags, s->text + st,
+            s->text_len - st, o, first, last, &s->win, &s->wcur) != 0)
+        return SLUICE_ENOMEM;
+    s->win_base = s->wcur.base;
+    s->win_of = o;
+    return 0;
+}
+
 /* Entries [ns, ne] of the current stream (ne only if < len). */
 static int view_at(policy_scratch *s, size_t ns, size_t ne, nview *v)
 {
@@ -179,24 +204,9 @@ static int view_at(policy_scratch *s, size_t ns, size_t ne, nview *v)
     size_t base = 0;
     if (o->lazy) {
         size_t last = ne < o->len ? ne : ne - 1;
-        /*
-         * Windows start at the checkpoint before the hit and grow while
-         * hits come later in the text (they come in order of their ends),
-         * so a text dense with hits is normalized with metadata about
-         * once, and a sparse one only around its hits.
-         */
-        if (s->win_of != o || ns < s->win_base ||
-            last >= s->win_base + s->win.len) {
-            size_t st = s->gstart[s->grp - s->pol->groups];
-            if (s->win_of != o)
-                s->wcur.valid = 0;
-            s->win_of = NULL;
-            if (norm_window_cover(s->pol->nt, s->grp->flags, s->text + st,
-                    s->text_len - st, o, ns, last, &s->win, &s->wcur) != 0)
-                return SLUICE_ENOMEM;
-            s->win_base = s->wcur.base;
-            s->win_of = o;
-        }
+        if (window_cover(s, o, (size_t)(s->grp - s->pol->groups), ns,
+                last) != 0)
+            return SLUICE_ENOMEM;
         w = &s->win;
         base = s->win_base;
     }
@@ -217,15 +227,8 @@ int check_stream_src(policy_scratch *s, size_t g, size_t q, size_t *src)
         *src = o->src[q];
         return 0;
     }
-    if (s->win_of != o || q < s->win_base || q >= s->win_base + s->win.len) {
-        size_t st = s->gstart[g];
-        s->win_of = NULL;
-        s->wcur.valid = 0;
-        if (norm_window(s->pol->nt, s->pol->groups[g].flags, s->text + st,
-                s->text_len - st, o, q, q, 0, &s->win, &s->win_base) != 0)
-            return SLUICE_ENOMEM;
-        s->win_of = o;
-    }
+    if (window_cover(s, o, g, q, q) != 0)
+        return SLUICE_ENOMEM;
     *src = s->win.src[q - s->win_base];
     return 0;
 }

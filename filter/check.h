@@ -95,8 +95,8 @@ struct policy_scratch {
     norm_out win;                  /* metadata around hits of a lazy stream */
     size_t win_base;
     const norm_out *win_of;        /* the stream win belongs to, or NULL */
-    norm_wcur wcur;                /* view_at's growing window (valid only
-                                      while it wrote win last) */
+    norm_wcur wcur;                /* win as a growing window (valid only
+                                      while window_cover wrote it last) */
     sview view[MAX_GROUPS][2];     /* per group: [0] merged runs, [1] the
                                       alternate (leet symbols as noise) */
     const sview *curv;             /* the view being scanned, or NULL for

@@ -2469,7 +2469,7 @@ int norm_text(const norm_tables *t, unsigned flags, const char *in,
  * metadata (sources, gaps) only around its rare matches, so writing ten
  * bytes of it per output byte is most of the normalizer's cost. The lazy
  * form writes the text alone plus a checkpoint every LAZY_STEP input bytes
- * (input offset, output offset, pending gap); norm_window() re-runs the
+ * (input offset, output offset, pending gap); norm_window_cover() re-runs the
  * normalizer with every array from the checkpoint before a match. Without
  * NORM_REPEAT the normalizer keeps no other state between code points, so
  * the window's entries are exactly the full normalization's.
@@ -2556,24 +2556,6 @@ static const norm_ckpt *ckpt_before(const norm_out *lz, size_t first)
             hi = mid;
     }
     return &lz->ck[lo];
-}
-
-int norm_window(const norm_tables *t, unsigned flags, const char *in,
-    size_t len, const norm_out *lz, size_t first, size_t last,
-    size_t min_in, norm_out *win, size_t *base)
-{
-    size_t pos;
-    norm_state st;
-    int rc;
-    assert(lz->lazy && lz->nck > 0 && first <= last);
-    const norm_ckpt *k = ckpt_before(lz, first);
-    window_begin(lz, flags, k, &st, win);
-    pos = k->in;
-    while (pos < len && (k->out + win->len <= last || pos - k->in < min_in))
-        if ((rc = window_feed(t, &st, in, len, &pos, win)) != 0)
-            return rc;
-    *base = k->out;
-    return 0;
 }
 
 int norm_window_cover(const norm_tables *t, unsigned flags, const char *in,

@@ -116,26 +116,17 @@ int norm_text(const norm_tables *t, unsigned flags, const char *in,
  * Whole text, text only: out->text and out->len as norm_text gives them
  * (for input starting at original offset `base`),
  * but no src, src_end, gap or run; instead checkpoints from which
- * norm_window() rebuilds them where they are needed (out->lazy is set).
+ * norm_window_cover() rebuilds them where they are needed (out->lazy is
+ * set).
  * With NORM_REPEAT (a run crosses checkpoints) this is norm_text.
  */
 int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
     size_t len, uint64_t base, norm_out *out);
 
 /*
- * Entries [first, last] (last < lz->len) of the stream that `lz`
- * (norm_text_lazy of in[0..len) with `flags`) holds as text only, with
- * every array: win gets the full normalization from a checkpoint at or
- * before `first` (of at least `min_in` input bytes, where there are that
- * many), and entry q of the stream is entry q - *base of win.
- */
-int norm_window(const norm_tables *t, unsigned flags, const char *in,
-    size_t len, const norm_out *lz, size_t first, size_t last,
-    size_t min_in, norm_out *win, size_t *base);
-
-/*
  * A window that grows (norm_window_cover): where its normalizer stopped.
- * Plain data; set valid to 0 whenever the window is written otherwise.
+ * Plain data; valid 0 starts a new window, and must be set whenever the
+ * window is written otherwise.
  */
 typedef struct norm_wcur {
     norm_state st;        /* the normalizer after the last feed */
@@ -145,12 +136,14 @@ typedef struct norm_wcur {
 } norm_wcur;
 
 /*
- * Make `win` cover entries [first, last] (last < lz->len) of lazy stream
- * `lz`, as norm_window does, but growing the window `cur` describes when
- * the entries lie at or after its start and the checkpoint before
- * `first` is not past where it stopped: hits read in order of position
- * then cost one metadata pass over the stretch they span, not one window
- * each. Entry q of the stream is entry q - cur->base of win.
+ * Entries [first, last] (last < lz->len) of the stream that `lz`
+ * (norm_text_lazy of in[0..len) with `flags`) holds as text only, with
+ * every array: win gets the full normalization from a checkpoint at or
+ * before `first`. The window `cur` describes grows instead when the
+ * entries lie at or after its start and that checkpoint is not past
+ * where it stopped: entries asked for in order of position then cost one
+ * metadata pass over the stretch they span, not one window each. Entry q
+ * of the stream is entry q - cur->base of win.
  */
 int norm_window_cover(const norm_tables *t, unsigned flags, const char *in,
     size_t len, const norm_out *lz, size_t first, size_t last,
