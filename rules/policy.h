@@ -67,6 +67,10 @@ typedef struct mgroup {
     int native_gaps;       /* some term has noise of its own inside */
 } mgroup;
 
+/* Hyperscan flags of a regex rule's prefilter (build_prefilter). */
+#define RX_PREFILTER_FLAGS (HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH | \
+    HS_FLAG_UTF8 | HS_FLAG_ALLOWEMPTY)
+
 typedef struct crule {
     const psrc_rule *src;
     const char *id;

@@ -597,79 +597,60 @@ double policy_now_ms(void)
  */
 static int build_gates(sluice_policy *p, int on_original)
 {
-    size_t n = 0, cap = 0;
-    char **lit = NULL;
-    size_t *len = NULL;
+    rx_factors *fs = calloc(p->nrules ? p->nrules : 1, sizeof *fs);
+    const char **lit = NULL;
+    size_t n = 0, k = 0, *len = NULL;
     unsigned *ids = NULL, *fl = NULL;
     int rc = 0;
+    if (fs == NULL)
+        return SLUICE_ENOMEM;
+    for (size_t i = 0; i < p->nrules; i++) {
+        const crule *r = &p->rules[i];
+        if (r->re != NULL && (r->src->on == PSRC_ON_ORIGINAL) == on_original)
+            n += rx_factors_of(r->src->regex, &fs[i]);
+    }
+    if (n == 0)
+        goto out;
+    lit = calloc(n, sizeof *lit);
+    len = calloc(n, sizeof *len);
+    ids = calloc(n, sizeof *ids);
+    fl = calloc(n, sizeof *fl);
+    if (lit == NULL || len == NULL || ids == NULL || fl == NULL) {
+        rc = SLUICE_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < p->nrules; i++)
+        for (unsigned j = 0; j < fs[i].n; j++, k++) {
+            lit[k] = fs[i].s[j];
+            len[k] = fs[i].len[j];
+            ids[k] = (unsigned)i;
+            fl[k] = HS_FLAG_SINGLEMATCH;
+        }
+    hs_compile_error_t *ce = NULL;
+    if (hs_compile_lit_multi(lit, fl, ids, len, (unsigned)n, HS_MODE_BLOCK,
+            NULL, &p->gate_db[on_original ? 0 : 1], &ce) != HS_SUCCESS) {
+        hs_free_compile_error(ce);
+        p->gate_db[on_original ? 0 : 1] = NULL;
+        goto out;                       /* no gates: all share rx_db */
+    }
     for (size_t i = 0; i < p->nrules; i++) {
         crule *r = &p->rules[i];
-        rx_factors f;
-        if (r->re == NULL || (r->src->on == PSRC_ON_ORIGINAL) != on_original ||
-            rx_factors_of(r->src->regex, &f) == 0)
+        const char *ex = r->src->regex;
+        unsigned f = RX_PREFILTER_FLAGS, id = (unsigned)i;
+        if (fs[i].n == 0)
             continue;
-        for (unsigned k = 0; k < f.n; k++) {
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                char **a = realloc(lit, nc * sizeof *a);
-                if (a != NULL)
-                    lit = a;
-                size_t *b = realloc(len, nc * sizeof *b);
-                if (b != NULL)
-                    len = b;
-                unsigned *c = realloc(ids, nc * sizeof *c);
-                if (c != NULL)
-                    ids = c;
-                unsigned *d = realloc(fl, nc * sizeof *d);
-                if (d != NULL)
-                    fl = d;
-                if (a == NULL || b == NULL || c == NULL || d == NULL) {
-                    rc = SLUICE_ENOMEM;
-                    goto out;
-                }
-                cap = nc;
-            }
-            if ((lit[n] = malloc(f.len[k] ? f.len[k] : 1)) == NULL) {
-                rc = SLUICE_ENOMEM;
-                goto out;
-            }
-            memcpy(lit[n], f.s[k], f.len[k]);
-            len[n] = f.len[k];
-            ids[n] = (unsigned)i;
-            fl[n] = HS_FLAG_SINGLEMATCH;
-            n++;
-        }
-    }
-    if (n > 0) {
-        hs_compile_error_t *ce = NULL;
-        hs_database_t *db = NULL;
-        if (hs_compile_lit_multi((const char *const *)lit, fl, ids, len,
-                (unsigned)n, HS_MODE_BLOCK, NULL, &db, &ce) != HS_SUCCESS) {
+        r->gated = 1;
+        r->prefiltered = 1;
+        /* the id is the rule's index: the callback marks rx_hit[id] */
+        ce = NULL;
+        if (hs_compile_multi(&ex, &f, &id, 1, HS_MODE_BLOCK, NULL,
+                &r->pf_db, &ce) != HS_SUCCESS) {
             hs_free_compile_error(ce);
-            goto out;                   /* no gates: all share rx_db */
-        }
-        p->gate_db[on_original ? 0 : 1] = db;
-        for (size_t k = 0; k < n; k++) {
-            crule *r = &p->rules[ids[k]];
-            if (r->gated)
-                continue;
-            r->gated = 1;
-            r->prefiltered = 1;
-            const char *ex = r->src->regex;
-            unsigned f = HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH |
-                HS_FLAG_UTF8 | HS_FLAG_ALLOWEMPTY, id = ids[k];
-            /* the id is the rule's index: the callback marks rx_hit[id] */
-            if (hs_compile_multi(&ex, &f, &id, 1, HS_MODE_BLOCK, NULL,
-                    &r->pf_db, &ce) != HS_SUCCESS) {
-                hs_free_compile_error(ce);
-                ce = NULL;
-                r->pf_db = NULL;        /* PCRE2 runs when the gate fires */
-            }
+            r->pf_db = NULL;            /* PCRE2 runs when the gate fires */
         }
     }
 out:
-    for (size_t k = 0; k < n; k++)
-        free(lit[k]);
+    free(fs);
     free(lit);
     free(len);
     free(ids);
@@ -693,8 +674,7 @@ static int build_prefilter(sluice_policy *p, int on_original)
         if (r->re == NULL || (r->src->on == PSRC_ON_ORIGINAL) != on_original ||
             r->gated)
             continue;
-        unsigned f = HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH | HS_FLAG_UTF8 |
-            HS_FLAG_ALLOWEMPTY;
+        unsigned f = RX_PREFILTER_FLAGS;
         hs_database_t *one = NULL;
         hs_compile_error_t *ce = NULL;
         if (hs_compile(r->src->regex, f, HS_MODE_BLOCK, NULL, &one, &ce) !=

@@ -1518,8 +1518,7 @@ static int regex_static(lint *c, size_t ri, pcre2_code *re, const alpha *al)
         (p->rules[ri].gated ? p->rules[ri].pf_db != NULL :
          p->rx_db[r->on == PSRC_ON_ORIGINAL ? 0 : 1] != NULL))
         return 0;   /* the compiled policy has it in its prefilter */
-    if (hs_compile(r->regex, HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH |
-            HS_FLAG_UTF8 | HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK, NULL, &db,
+    if (hs_compile(r->regex, RX_PREFILTER_FLAGS, HS_MODE_BLOCK, NULL, &db,
             &ce) != HS_SUCCESS) {
         rc = add(c, SLUICE_LINT_WARNING, "regex-unfiltered", r->file, line,
             r->id, NULL, "rule '%s': Hyperscan cannot build a prefilter for "
