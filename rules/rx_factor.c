@@ -137,35 +137,29 @@ static void concat(info *a, const info *b)
     *a = score(&y) > score(&x) ? y : x;
 }
 
+/* Add every string of from to into; -1 if they do not all fit. */
+static int set_union(rx_factors *into, const rx_factors *from)
+{
+    for (unsigned i = 0; i < from->n; i++)
+        if (set_add(into, from->s[i], from->len[i]) != 0)
+            return -1;
+    return 0;
+}
+
 static void alternate(info *a, const info *b)
 {
     info x = *a, y = *b;
-    if (!(x.exact && y.exact)) {
-        to_needs(&x);
-        to_needs(&y);
-        if (x.set.n == 0 || y.set.n == 0) {
-            info_none(a);
-            return;
-        }
+    if (x.exact && y.exact && set_union(&x.set, &y.set) == 0) {
+        *a = x;
+        return;
     }
-    for (unsigned i = 0; i < y.set.n; i++)
-        if (set_add(&x.set, y.set.s[i], y.set.len[i]) != 0) {
-            if (x.exact) {          /* too many: fall back to needs */
-                info u = *a, v = *b;
-                to_needs(&u);
-                to_needs(&v);
-                if (u.set.n == 0 || v.set.n == 0) {
-                    info_none(a);
-                    return;
-                }
-                alternate(&u, &v);
-                *a = u;
-                return;
-            }
-            info_none(a);
-            return;
-        }
-    *a = x;
+    x = *a;                     /* not exact, or too many: requirements */
+    to_needs(&x);
+    to_needs(&y);
+    if (x.set.n == 0 || y.set.n == 0 || set_union(&x.set, &y.set) != 0)
+        info_none(a);
+    else
+        *a = x;
 }
 
 static void repeat(info *a, unsigned min, long max)
@@ -174,9 +168,7 @@ static void repeat(info *a, unsigned min, long max)
         if (max == 1 && a->exact) {
             info e;
             info_empty(&e);
-            alternate(a, &e);
-            if (!a->exact)
-                info_none(a);   /* x? needs nothing */
+            alternate(a, &e);   /* x?: its strings and "", or nothing */
         } else {
             info_none(a);
         }
