@@ -13,6 +13,7 @@
 
 #include "filter/check.h"
 #include "filter/label.h"
+#include "filter/utf8.h"
 #include "filter/verdict.h"
 #include "rules/policy.h"
 
@@ -274,64 +275,6 @@ static void jput(jbuf *b, const char *s, size_t n)
 static void jlit(jbuf *b, const char *s)
 {
     jput(b, s, strlen(s));
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_valid(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t k;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        k = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        k = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        k = 4;
-    else
-        return 0;
-    if (k > n)
-        return 0;
-    for (size_t i = 1; i < k; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
-        (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-        return 0;
-    return k;
-}
-
-/*
- * Bytes of the ill-formed sequence at s (s[0] starts no valid one): its
- * maximal subpart, the lead byte and the continuation bytes that could
- * still have completed it, at least 1. The normalizer reads the same
- * bytes as one U+FFFD, so a verdict's "invalid_utf8" count and the
- * \ufffd in its JSON agree.
- */
-static size_t utf8_ill_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t need, k;
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else
-        return 1;
-    for (k = 1; k < need && k < n; k++) {
-        if (s[k] < lo || s[k] > hi)
-            break;
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return k;
 }
 
 static void jstr(jbuf *b, const char *s, size_t n)

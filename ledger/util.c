@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filter/utf8.h"
 #include "ledger/util.h"
 
 int ledger_error(sluice_error *err, int code, const char *file,
@@ -172,32 +173,6 @@ void hex_encode(char *out, const unsigned char *in, size_t n)
     out[2 * n] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_valid(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t k;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        k = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        k = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        k = 4;
-    else
-        return 0;
-    if (k > n)
-        return 0;
-    for (size_t i = 1; i < k; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
-        (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-        return 0;
-    return k;
-}
-
 void json_str(lbuf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -208,9 +183,9 @@ void json_str(lbuf *b, const char *s, size_t n)
         char esc[8];
         if (c >= 0x80) {
             size_t k = utf8_valid(u + i, n - i);
-            if (k == 0) {
+            if (k == 0) {        /* one U+FFFD per ill-formed sequence */
                 lbuf_str(b, "\\ufffd");
-                i++;
+                i += utf8_ill_len(u + i, n - i);
             } else {
                 lbuf_put(b, s + i, k);
                 i += k;
