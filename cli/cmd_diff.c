@@ -42,6 +42,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "cli/mutate.h"
 
 #define DEFAULT_MAX_INPUT ((size_t)16 << 20)
 #define DEFAULT_EXAMPLES 5
@@ -169,18 +170,12 @@ static char *sb_take(sbuf *b)
  * UTF-8, quoting and JSON strings
  * ---------------------------------------------------------------------- */
 
-/* Length of the UTF-8 sequence at s[0..n), or 0 if it is not valid. */
+/* Length of the UTF-8 sequence at s[0..n), or 0 if it is not
+   well-formed (overlongs and surrogates are not). */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    size_t k = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 && s[0] >= 0xC2 ? 2 :
-        (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 && s[0] <= 0xF4 ?
-        4 : 0;
-    if (k == 0 || k > n)
-        return 0;
-    for (size_t i = 1; i < k; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return k;
+    uint32_t cp;
+    return cli_utf8_next(s, n, &cp);
 }
 
 /* The offset `k` characters after `pos` (a stray byte is a character). */
@@ -262,9 +257,13 @@ static void sb_json_str(sbuf *b, const char *s, size_t n)
             continue;
         }
         sb_put(b, s + run, i - run);
-        if (k == 0)
+        if (k == 0) {          /* one per ill-formed sequence, as verdicts */
             sb_puts(b, "\\ufffd");
-        else if (u[i] == '"' || u[i] == '\\')
+            i += cli_utf8_bad_len(u + i, n - i);
+            run = i;
+            continue;
+        }
+        if (u[i] == '"' || u[i] == '\\')
             sb_printf(b, "\\%c", u[i]);
         else if (u[i] == '\n')
             sb_puts(b, "\\n");

@@ -177,6 +177,21 @@ size_t cli_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
     return k;
 }
 
+size_t cli_utf8_bad_len(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
+    unsigned char t[4];
+    uint32_t cp;
+    /* the longest proper prefix that continuation bytes complete */
+    for (size_t k = len - 1 < n ? len - 1 : n; k >= 2; k--) {
+        memcpy(t, s, k);
+        memset(t + k, 0x80, len - k);
+        if (cli_utf8_next(t, len, &cp) == len)
+            return k;
+    }
+    return 1;
+}
+
 int cli_mut_plain(uint32_t cp)
 {
     static const uint32_t ranges[][2] = {

@@ -100,6 +100,13 @@ int cli_mutate(cli_mutator *m, const char *text, size_t len,
 size_t cli_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
 /*
+ * Bytes of the ill-formed sequence at s[0..n) (where cli_utf8_next gives
+ * 0): its maximal subpart, the bytes a reader takes as one U+FFFD, as the
+ * library's verdicts count them; at least 1.
+ */
+size_t cli_utf8_bad_len(const unsigned char *s, size_t n);
+
+/*
  * 1 if cp may be printed as itself in a report: printable ASCII, Latin
  * letters with accents, CJK, kana, Hangul, full-width forms, emoji. 0 for
  * what a reader could not see or tell apart from ASCII (controls,

@@ -160,6 +160,12 @@ run "$SLUICE" diff "$V1" "$V2" --corpus "$TAP_TMP/bad-utf8.txt" --json
 n=$(printf '%s\n' "$OUT" | json_lines 2>&1 || true)
 expect_eq "--json stays valid UTF-8 JSON for invalid UTF-8 input" 2 "$n"
 expect_contains "invalid bytes are written as U+FFFD" "$OUT" '"text":"you newword \ufffd fool"'
+# a cut ideograph (two bytes) is one U+FFFD, as verdicts count it; an
+# encoded surrogate is not UTF-8: three
+printf 'you newword \xe4\xb8 fool \xed\xa0\x80\n' >"$TAP_TMP/cut-utf8.txt"
+run "$SLUICE" diff "$V1" "$V2" --corpus "$TAP_TMP/cut-utf8.txt" --json
+expect_contains "one U+FFFD per ill-formed sequence" "$OUT" \
+    '"text":"you newword \ufffd fool \ufffd\ufffd\ufffd"'
 
 # --- any number of threads, the same output ------------------------------------
 
