@@ -30,19 +30,16 @@ for tool in nginx wrk python3; do
 done
 [ -f "$MODULE" ] || { echo "nginx_bench: no $MODULE (make nginx-module)" >&2; exit 2; }
 
+. "$ROOT/plugins/nginx/tests/nginx.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/sluice-ngx-bench.XXXXXX")
 cleanup() {
-    [ -f "$T/nginx.pid" ] && kill -QUIT "$(cat "$T/nginx.pid")" 2>/dev/null || true
-    sleep 0.3
+    ngx_stop "$T"
     rm -rf "$T"
 }
 trap cleanup EXIT
 
-freeport() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-UP=$(freeport)
-FR=$(freeport)
+UP=$(ngx_freeport)
+FR=$(ngx_freeport)
 
 # ~1 KB of clean model output, as a chat completion; and a stream of it.
 python3 - "$T" <<'EOF'
@@ -82,21 +79,8 @@ EOF
 if [ "${NGINX_BENCH_LEDGER:-1}" != 0 ]; then
     LEDGER_CONF="sluice_ledger $T/ledger.d $T/ledger.key;"
 fi
-mkdir -p "$T/tmp" "$T/logs"
-cat >"$T/nginx.conf" <<EOF
-load_module $MODULE;
-worker_processes 1;
-error_log $T/logs/error.log warn;
-pid $T/nginx.pid;
-user root;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $T/tmp/body;
-    proxy_temp_path $T/tmp/proxy;
-    fastcgi_temp_path $T/tmp/fastcgi;
-    uwsgi_temp_path $T/tmp/uwsgi;
-    scgi_temp_path $T/tmp/scgi;
+ngx_conf_head "$T" "$MODULE" warn >"$T/nginx.conf"
+cat >>"$T/nginx.conf" <<EOF
 
     upstream model { server 127.0.0.1:$UP; keepalive 32; }
 

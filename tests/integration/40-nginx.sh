@@ -22,39 +22,17 @@ set -eu
 MODULE=$BUILD/nginx/ngx_http_sluice_module.so
 HERE=$ROOT/plugins/nginx/tests
 
-case $(basename "$BUILD") in
-    *asan* | *tsan*)
-        skip "the system nginx cannot load a sanitizer build's module" \
-            "the nginx tests run on a non-sanitizer build"
-        done_testing ;;
-esac
-for tool in nginx python3 curl; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        skip "no $tool" "the nginx tests need $tool"
-        done_testing
-    fi
-done
-if [ ! -f "$MODULE" ]; then
-    skip "no $MODULE (make nginx-module; needs nginx-dev)" \
-        "the nginx tests need the module"
-    done_testing
-fi
+. "$HERE/nginx.sh"
+ngx_require "the nginx tests" nginx python3 curl
 
 T=$TAP_TMP
-freeport() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-UP=$(freeport)
-NG=$(freeport)
+UP=$(ngx_freeport)
+NG=$(ngx_freeport)
 URL=http://127.0.0.1:$NG
 UPID=""
 
 cleanup() {
-    if [ -f "$T/nginx.pid" ]; then
-        kill -QUIT "$(cat "$T/nginx.pid")" 2>/dev/null || true
-        sleep 0.3
-        kill -KILL "$(cat "$T/nginx.pid")" 2>/dev/null || true
-    fi
+    ngx_stop "$T"
     if [ -n "$UPID" ]; then kill "$UPID" 2>/dev/null || true; fi
     tap_cleanup
 }
@@ -75,20 +53,8 @@ python3 "$HERE/upstream.py" "$UP" "$T/up.log" 2>>"$T/up.err" &
 UPID=$!
 
 conf() {
+    ngx_conf_head "$T" "$MODULE" info
     cat <<EOF
-load_module $MODULE;
-worker_processes 1;
-error_log $T/logs/error.log info;
-pid $T/nginx.pid;
-user root;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $T/tmp/body;
-    proxy_temp_path $T/tmp/proxy;
-    fastcgi_temp_path $T/tmp/fastcgi;
-    uwsgi_temp_path $T/tmp/uwsgi;
-    scgi_temp_path $T/tmp/scgi;
     keepalive_requests 100;
 
     sluice_policy $T/pol;

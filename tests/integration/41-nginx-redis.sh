@@ -16,41 +16,20 @@ set -eu
 MODULE=$BUILD/nginx/ngx_http_sluice_module.so
 HERE=$ROOT/plugins/nginx/tests
 
-case $(basename "$BUILD") in
-    *asan* | *tsan*)
-        skip "the system nginx cannot load a sanitizer build's module" \
-            "the nginx tests run on a non-sanitizer build"
-        done_testing ;;
-esac
-for tool in nginx redis-server python3 curl; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        skip "no $tool" "the nginx + Redis tests need $tool"
-        done_testing
-    fi
-done
-if [ ! -f "$MODULE" ]; then
-    skip "no $MODULE (make nginx-module)" "the nginx + Redis tests need the module"
-    done_testing
-fi
+. "$HERE/nginx.sh"
+ngx_require "the nginx + Redis tests" nginx redis-server python3 curl
 
 T=$TAP_TMP
-freeport() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-UP=$(freeport)
-NG=$(freeport)
-RP=$(freeport)
+UP=$(ngx_freeport)
+NG=$(ngx_freeport)
+RP=$(ngx_freeport)
 URL=http://127.0.0.1:$NG
 ADDR=127.0.0.1:$RP
 UPID=""
 RPID=""
 
 cleanup() {
-    if [ -f "$T/nginx.pid" ]; then
-        kill -QUIT "$(cat "$T/nginx.pid")" 2>/dev/null || true
-        sleep 0.3
-        kill -KILL "$(cat "$T/nginx.pid")" 2>/dev/null || true
-    fi
+    ngx_stop "$T"
     if [ -n "$UPID" ]; then kill "$UPID" 2>/dev/null || true; fi
     if [ -n "$RPID" ]; then kill "$RPID" 2>/dev/null || true; fi
     tap_cleanup
@@ -102,20 +81,8 @@ expect_eq "version 1 is published to the fleet" 0 "$RC"
 python3 "$HERE/upstream.py" "$UP" "$T/up.log" 2>>"$T/up.err" &
 UPID=$!
 
-cat >"$T/nginx.conf" <<EOF
-load_module $MODULE;
-worker_processes 1;
-error_log $T/logs/error.log info;
-pid $T/nginx.pid;
-user root;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $T/tmp/body;
-    proxy_temp_path $T/tmp/proxy;
-    fastcgi_temp_path $T/tmp/fastcgi;
-    uwsgi_temp_path $T/tmp/uwsgi;
-    scgi_temp_path $T/tmp/scgi;
+ngx_conf_head "$T" "$MODULE" info >"$T/nginx.conf"
+cat >>"$T/nginx.conf" <<EOF
 
     sluice_policy $T/p1.bundle;
     sluice_trust $T/team.pub;
