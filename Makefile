@@ -88,11 +88,11 @@ $(BUILD)/tests/%_test: tests/unit/%_test.c $(BUILD)/libsluice.a tests/unit/testu
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsluice.a $(CMOCKA_LIBS) $(LDLIBS_ALL)
 
-$(BUILD)/itest/%: tests/integration/%.c $(BUILD)/libsluice.a
+$(BUILD)/itest/%: tests/integration/%.c $(BUILD)/libsluice.a tests/redis_spawn.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsluice.a $(LDLIBS_ALL)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libsluice.a $(wildcard bench/*.h)
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libsluice.a $(wildcard bench/*.h) tests/redis_spawn.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsluice.a $(LDLIBS_ALL)
 

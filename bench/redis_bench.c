@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "sluice.h"
+#include "tests/redis_spawn.h"
 
 #define WORKERS 4
 #define TIMEOUT_MS 50
@@ -119,23 +120,10 @@ static sluice_redis *open_redis(uint32_t timeout_ms, uint32_t backoff_min,
 
 static int start_server(void)
 {
-    char p[16], dir[700], log[800];
-    snprintf(p, sizeof p, "%d", port);
+    char dir[700];
     snprintf(dir, sizeof dir, "%s/redis", tmp);
-    snprintf(log, sizeof log, "%s/log", dir);
-    mkdir(dir, 0700);
-    server = fork();
-    if (server == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execlp("redis-server", "redis-server", "--port", p, "--bind",
-            "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
-            "--daemonize", "no", (char *)NULL);
-        _exit(127);
-    }
+    if ((server = redis_spawn(port, dir)) < 0)
+        return -1;
     sluice_redis *r = open_redis(1000, 10, 20);
     for (int i = 0; r != NULL && i < 200; i++) {
         if (sluice_redis_ping(r, NULL) == 0) {

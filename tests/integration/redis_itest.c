@@ -46,6 +46,7 @@
 #include <hiredis/hiredis.h>
 
 #include "sluice.h"
+#include "tests/redis_spawn.h"
 
 #define TIMEOUT_MS 50        /* the handle's timeout_ms under test */
 #define SLACK_MS 50          /* scheduling slack allowed on top of it */
@@ -145,23 +146,10 @@ static int server_up(void)
 
 static int start_server(void)
 {
-    char p[16], dir[1100], log[1200];
-    snprintf(p, sizeof p, "%d", port);
+    char dir[1100];
     snprintf(dir, sizeof dir, "%s/redis", tmp);
-    snprintf(log, sizeof log, "%s/redis.log", dir);
-    mkdir(dir, 0700);
-    server = fork();
-    if (server == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execlp("redis-server", "redis-server", "--port", p, "--bind",
-            "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
-            "--daemonize", "no", (char *)NULL);
-        _exit(127);
-    }
+    if ((server = redis_spawn(port, dir)) < 0)
+        return -1;
     for (int i = 0; i < 200; i++) {
         if (server_up())
             return 0;
