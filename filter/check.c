@@ -1544,7 +1544,25 @@ static int decide(sluice_policy *p, policy_scratch *s, const char *text,
     v->action = (sluice_action)action;
     v->nspans = n < max_spans ? n : max_spans;
     v->truncated = n > max_spans;
-    if (verdict_lists(v, nr, v->nspans) != 0)
+    /* the output: the text itself, the refusal, or (redact) made below */
+    size_t fcjk = action >= SLUICE_REDACT ? check_first_cjk(text, len) :
+        SIZE_MAX;
+    const char *out = text;
+    size_t out_len = len;
+    if (action == SLUICE_BLOCK) {
+        size_t end = len;
+        for (size_t i = 0; i < n; i++)
+            if (p->rules[c[i].rule].action == SLUICE_BLOCK) {
+                end = c[i].end;
+                break;
+            }
+        out = check_lang_zh(p, fcjk, end) ? p->src->refusal_zh :
+            p->src->refusal_en;
+        out_len = strlen(out);
+    } else if (action == SLUICE_REDACT) {
+        out = NULL;
+    }
+    if (verdict_lists(v, nr, v->nspans, out, out_len) != 0)
         return SLUICE_ENOMEM;
     check_fill_rules(p, s->fired, v);
     for (size_t i = 0; i < v->nspans; i++) {
@@ -1554,26 +1572,9 @@ static int decide(sluice_policy *p, policy_scratch *s, const char *text,
         v->spans[i].action = (sluice_action)p->rules[c[i].rule].action;
         v->spans[i].term = check_cand_term(p, &c[i]);
     }
-    size_t fcjk = action >= SLUICE_REDACT ? check_first_cjk(text, len) :
-        SIZE_MAX;
-    if (action == SLUICE_BLOCK) {
-        size_t end = len;
-        for (size_t i = 0; i < n; i++)
-            if (p->rules[c[i].rule].action == SLUICE_BLOCK) {
-                end = c[i].end;
-                break;
-            }
-        const char *ref = check_lang_zh(p, fcjk, end) ? p->src->refusal_zh :
-            p->src->refusal_en;
-        v->output_len = strlen(ref);
-        v->output = dup_bytes(ref, v->output_len);
-    } else if (action == SLUICE_REDACT) {
+    if (action == SLUICE_REDACT)
         v->output = check_redact(p, c, n, cand_at, text, len, fcjk,
             &v->output_len);
-    } else {
-        v->output_len = len;
-        v->output = dup_bytes(text, len);
-    }
     return v->output != NULL ? 0 : SLUICE_ENOMEM;
 }
 
@@ -1820,9 +1821,7 @@ int check_run(sluice_policy *p, policy_scratch *s, const char *text,
                 sluice_verdict_free(v);
                 return SLUICE_ENOMEM;
             }
-            free(v->output);
-            v->output = o;
-            v->output_len = strlen(ref);
+            verdict_set_output(v, o, strlen(ref));
             v->action = SLUICE_BLOCK;
         }
     }

@@ -242,8 +242,6 @@ int label_apply(sluice_verdict *v, const char *text, size_t len)
         w += sl + ll;
     }
     *w = '\0';
-    free(v->output);
-    v->output = o;
-    v->output_len = ol + ll + sl;
+    verdict_set_output(v, o, ol + ll + sl);
     return label_finish(v, plan, zh);
 }

@@ -636,16 +636,6 @@ static int make_verdict(sluice_session *s, sluice_verdict **out)
         nr += s->fired[i];
     v->nspans = s->nspans < s->max_spans ? s->nspans : s->max_spans;
     v->truncated = s->nspans > s->max_spans;
-    if (verdict_lists(v, nr, v->nspans) != 0)
-        goto nomem;
-    check_fill_rules(p, s->fired, v);
-    for (size_t i = 0; i < v->nspans; i++) {
-        v->spans[i].start = (size_t)s->spans[i].start;
-        v->spans[i].end = (size_t)s->spans[i].end;
-        v->spans[i].rule = p->rules[s->spans[i].rule].id;
-        v->spans[i].action = (sluice_action)p->rules[s->spans[i].rule].action;
-        v->spans[i].term = s->spans[i].term;
-    }
     const char *o = "";
     if (v->action == SLUICE_BLOCK) {
         uint64_t end = s->total;
@@ -658,11 +648,16 @@ static int make_verdict(sluice_session *s, sluice_verdict **out)
             s->first_cjk), (size_t)end) ? p->src->refusal_zh :
             p->src->refusal_en;
     }
-    v->output_len = strlen(o);
-    v->output = malloc(v->output_len + 1);
-    if (v->output == NULL)
+    if (verdict_lists(v, nr, v->nspans, o, strlen(o)) != 0)
         goto nomem;
-    memcpy(v->output, o, v->output_len + 1);
+    check_fill_rules(p, s->fired, v);
+    for (size_t i = 0; i < v->nspans; i++) {
+        v->spans[i].start = (size_t)s->spans[i].start;
+        v->spans[i].end = (size_t)s->spans[i].end;
+        v->spans[i].rule = p->rules[s->spans[i].rule].id;
+        v->spans[i].action = (sluice_action)p->rules[s->spans[i].rule].action;
+        v->spans[i].term = s->spans[i].term;
+    }
     *out = v;
     return 0;
 nomem:

@@ -21,7 +21,8 @@ void sluice_verdict_free(sluice_verdict *v)
 {
     if (v == NULL)
         return;
-    free(v->output);
+    if (!v->output_block)
+        free(v->output);
     free(v->rules);
     if (!v->lists_block) {
         free(v->cats);
@@ -31,21 +32,47 @@ void sluice_verdict_free(sluice_verdict *v)
     free(v);
 }
 
-int verdict_lists(sluice_verdict *v, size_t nr, size_t nspans)
+int verdict_lists(sluice_verdict *v, size_t nr, size_t nspans,
+    const char *out, size_t out_len)
 {
-    size_t a = nr ? nr : 1, b = nspans ? nspans : 1;
+    size_t a = nr ? nr : 1, b = nspans ? nspans : 1, lists, tail = 0;
     if (a > SIZE_MAX / 4 / sizeof *v->rules ||
         b > SIZE_MAX / 4 / sizeof *v->spans)
         return SLUICE_ENOMEM;
-    /* pointers first, then spans: every part stays aligned */
-    char *p = calloc(1, 2 * a * sizeof *v->rules + b * sizeof *v->spans);
+    lists = 2 * a * sizeof *v->rules + b * sizeof *v->spans;
+    if (out != NULL) {
+        if (out_len >= SIZE_MAX / 2 - lists)
+            return SLUICE_ENOMEM;
+        tail = out_len + 1;
+    }
+    /* pointers first, then spans: every part stays aligned; the output
+       (bytes) last. Only the lists need zeroing. */
+    char *p = malloc(lists + tail);
     if (p == NULL)
         return SLUICE_ENOMEM;
+    memset(p, 0, lists);
     v->rules = (const char **)(void *)p;
     v->cats = v->rules + a;
     v->spans = (sluice_span *)(void *)(v->cats + a);
     v->lists_block = 1;
+    if (out != NULL) {
+        v->output = p + lists;
+        if (out_len > 0)
+            memcpy(v->output, out, out_len);
+        v->output[out_len] = '\0';
+        v->output_len = out_len;
+        v->output_block = 1;
+    }
     return 0;
+}
+
+void verdict_set_output(sluice_verdict *v, char *o, size_t n)
+{
+    if (!v->output_block)
+        free(v->output);
+    v->output = o;
+    v->output_len = n;
+    v->output_block = 0;
 }
 
 sluice_action sluice_verdict_action(const sluice_verdict *v)
@@ -234,9 +261,7 @@ int verdict_force_block(sluice_verdict *v, const char *reason,
         if (o == NULL)
             return SLUICE_ENOMEM;
         memcpy(o, ref, n + 1);
-        free(v->output);
-        v->output = o;
-        v->output_len = n;
+        verdict_set_output(v, o, n);
         v->action = SLUICE_BLOCK;
     }
     v->reason = reason;

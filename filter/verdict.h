@@ -9,7 +9,8 @@
 
 struct sluice_verdict {
     sluice_action action;
-    char *output;            /* owned, NUL-terminated */
+    char *output;            /* owned (or in the lists block, see
+                                output_block), NUL-terminated */
     size_t output_len;
     const char **rules;      /* borrowed from policy */
     size_t nrules;
@@ -19,6 +20,7 @@ struct sluice_verdict {
     size_t nspans;
     int lists_block;         /* rules, cats and spans are one allocation,
                                 at rules (verdict_lists) */
+    int output_block;        /* ... and the output lives in it too */
     int truncated;
     size_t invalid;
     sluice_policy *policy;   /* a reference, dropped by verdict_free */
@@ -40,10 +42,16 @@ struct sluice_verdict {
 
 /*
  * Allocate v's rules and categories (nr each) and spans (nspans) as one
- * zeroed block: one allocation per verdict instead of three. Returns 0 or
- * SLUICE_ENOMEM.
+ * zeroed block, and with `out` (may be NULL: the output is made later)
+ * a copy of out[0..out_len) as v's output at its end: one allocation per
+ * verdict instead of four. Returns 0 or SLUICE_ENOMEM.
  */
-int verdict_lists(sluice_verdict *v, size_t nr, size_t nspans);
+int verdict_lists(sluice_verdict *v, size_t nr, size_t nspans,
+    const char *out, size_t out_len);
+
+/* Make o (malloc'd, NUL-terminated, n bytes) v's output, freeing the
+   one before unless it lives in the lists block. */
+void verdict_set_output(sluice_verdict *v, char *o, size_t n);
 
 /*
  * Turn `v` into a block with `reason` (a static string): its output
