@@ -89,6 +89,9 @@ typedef struct crule {
                                one of them occurs */
     hs_database_t *pf_db;   /* gated: its own prefilter (NULL: Hyperscan
                                refused it, PCRE2 runs when the gate fires) */
+    uint32_t run_gate;      /* gated by a run of digits, spaces and hyphens
+                               this long instead of literals (rx_run_of);
+                               0: not */
     uint32_t nslots;        /* PSRC_ALL: number of terms */
 } crule;
 
@@ -117,6 +120,8 @@ struct sluice_policy {
                                 normalized; NULL if none compiled */
     hs_database_t *gate_db[2]; /* literal factors of the gated regex rules
                                 (rx_factor.h), same index; NULL if none */
+    uint32_t run_min[2];     /* the shortest run gate on each side (0: no
+                                rule is run-gated) */
     pthread_mutex_t pool_lock;
     policy_scratch *pool;    /* free scratch objects */
 };

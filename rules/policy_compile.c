@@ -578,6 +578,10 @@ double policy_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* A run gate shorter than this would open on most text (dates such as
+   2024-01-31 are ten bytes); such rules share the combined prefilter. */
+#define RX_RUN_MIN 11u
+
 /*
  * Regex prefilters. Most outputs hold nothing a PII pattern could match
  * (no long digit run, no '@'), yet PCRE2 must walk every byte to find that
@@ -593,24 +597,34 @@ double policy_now_ms(void)
  * selective literal factors (rx_factor.h: `@`, `AKIA`, `xoxb-`...) are
  * gated first: a literal database of all their factors is scanned, and a
  * rule's own prefilter runs only on an output that holds one of its
- * factors. The other rules share the combined prefilter as before.
+ * factors. Rules without factors whose every match holds a long run of
+ * digits, spaces and hyphens (rx_run_of: ID, phone and card numbers) are
+ * gated by that run: a SIMD scan finds whether the output has one. The
+ * other rules share the combined prefilter as before.
  */
 static int build_gates(sluice_policy *p, int on_original)
 {
     rx_factors *fs = calloc(p->nrules ? p->nrules : 1, sizeof *fs);
+    unsigned *runs = calloc(p->nrules ? p->nrules : 1, sizeof *runs);
     const char **lit = NULL;
     size_t n = 0, k = 0, *len = NULL;
     unsigned *ids = NULL, *fl = NULL;
-    int rc = 0;
-    if (fs == NULL)
-        return SLUICE_ENOMEM;
+    hs_compile_error_t *ce = NULL;
+    int rc = 0, side = on_original ? 0 : 1;
+    if (fs == NULL || runs == NULL) {
+        rc = SLUICE_ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < p->nrules; i++) {
         const crule *r = &p->rules[i];
-        if (r->re != NULL && (r->src->on == PSRC_ON_ORIGINAL) == on_original)
-            n += rx_factors_of(r->src->regex, &fs[i]);
+        if (r->re == NULL || (r->src->on == PSRC_ON_ORIGINAL) != on_original)
+            continue;
+        n += rx_factors_of(r->src->regex, &fs[i]);
+        if (fs[i].n == 0 && (runs[i] = rx_run_of(r->src->regex)) < RX_RUN_MIN)
+            runs[i] = 0;
     }
     if (n == 0)
-        goto out;
+        goto gate;
     lit = calloc(n, sizeof *lit);
     len = calloc(n, sizeof *len);
     ids = calloc(n, sizeof *ids);
@@ -626,21 +640,27 @@ static int build_gates(sluice_policy *p, int on_original)
             ids[k] = (unsigned)i;
             fl[k] = HS_FLAG_SINGLEMATCH;
         }
-    hs_compile_error_t *ce = NULL;
     if (hs_compile_lit_multi(lit, fl, ids, len, (unsigned)n, HS_MODE_BLOCK,
-            NULL, &p->gate_db[on_original ? 0 : 1], &ce) != HS_SUCCESS) {
+            NULL, &p->gate_db[side], &ce) != HS_SUCCESS) {
         hs_free_compile_error(ce);
-        p->gate_db[on_original ? 0 : 1] = NULL;
-        goto out;                       /* no gates: all share rx_db */
+        p->gate_db[side] = NULL;        /* no literal gates */
+        for (size_t i = 0; i < p->nrules; i++)
+            fs[i].n = 0;
     }
+gate:
     for (size_t i = 0; i < p->nrules; i++) {
         crule *r = &p->rules[i];
         const char *ex = r->src->regex;
         unsigned f = RX_PREFILTER_FLAGS, id = (unsigned)i;
-        if (fs[i].n == 0)
+        if (fs[i].n == 0 && runs[i] == 0)
             continue;
         r->gated = 1;
         r->prefiltered = 1;
+        if (fs[i].n == 0) {
+            r->run_gate = runs[i];
+            if (p->run_min[side] == 0 || runs[i] < p->run_min[side])
+                p->run_min[side] = runs[i];
+        }
         /* the id is the rule's index: the callback marks rx_hit[id] */
         ce = NULL;
         if (hs_compile_multi(&ex, &f, &id, 1, HS_MODE_BLOCK, NULL,
@@ -651,6 +671,7 @@ static int build_gates(sluice_policy *p, int on_original)
     }
 out:
     free(fs);
+    free(runs);
     free(lit);
     free(len);
     free(ids);

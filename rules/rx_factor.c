@@ -14,6 +14,12 @@
  * (option settings such as (?i) or (?x), conditionals, recursion, octal
  * and control escapes, \Q without \E...) makes the whole answer "no
  * factor", which is always safe.
+ *
+ * The same walk gives each node lower bounds on runs of RX_RUN_CLASS
+ * bytes in any of its matches: its leading run (pre), trailing run (suf)
+ * and longest run (in), and whether every match is made of such bytes
+ * alone (full, at least rmin of them). What is not understood has bounds
+ * of 0: again a weaker, still true, statement.
  */
 #include <string.h>
 
@@ -22,7 +28,107 @@
 typedef struct info {
     int exact;
     rx_factors set;     /* exact: the strings; else the requirement */
+    int full;           /* every match is RX_RUN_CLASS bytes only */
+    unsigned rmin;      /* full: the shortest match's length */
+    unsigned pre, suf, in;  /* runs every match has: leading, trailing,
+                               longest */
 } info;
+
+#define RUN_CAP 65535u
+
+static unsigned run_add(unsigned a, unsigned b)
+{
+    return a + b > RUN_CAP ? RUN_CAP : a + b;
+}
+
+static unsigned umax(unsigned a, unsigned b)
+{
+    return a > b ? a : b;
+}
+
+static unsigned umin(unsigned a, unsigned b)
+{
+    return a < b ? a : b;
+}
+
+static int run_byte(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || c == ' ' || c == '-';
+}
+
+/* Run bounds: nothing known; the empty string; bytes b[0..n). */
+static void run_none(info *x)
+{
+    x->full = 0;
+    x->rmin = x->pre = x->suf = x->in = 0;
+}
+
+static void run_empty(info *x)
+{
+    x->full = 1;
+    x->rmin = x->pre = x->suf = x->in = 0;
+}
+
+static void run_bytes(info *x, const unsigned char *b, size_t n)
+{
+    unsigned cur = 0;
+    size_t i;
+    run_none(x);
+    for (i = 0; i < n && run_byte(b[i]); i++)
+        ;
+    x->pre = i > RUN_CAP ? RUN_CAP : (unsigned)i;
+    for (i = 0; i < n; i++) {
+        cur = run_byte(b[i]) ? run_add(cur, 1) : 0;
+        x->in = umax(x->in, cur);
+    }
+    x->suf = cur;
+    if (x->pre == n) {
+        x->full = 1;
+        x->rmin = x->pre;
+    }
+}
+
+/* x then y */
+static void run_concat(info *x, const info *y)
+{
+    unsigned pre = x->full ? run_add(x->rmin, y->pre) : x->pre;
+    unsigned suf = y->full ? run_add(x->suf, y->rmin) : y->suf;
+    unsigned in = umax(umax(x->in, y->in), run_add(x->suf, y->pre));
+    x->full = x->full && y->full;
+    x->rmin = run_add(x->rmin, y->rmin);
+    x->pre = pre;
+    x->suf = suf;
+    x->in = umax(in, umax(pre, suf));
+}
+
+/* x or y */
+static void run_alt(info *x, const info *y)
+{
+    x->full = x->full && y->full;
+    x->rmin = umin(x->rmin, y->rmin);
+    x->pre = umin(x->pre, y->pre);
+    x->suf = umin(x->suf, y->suf);
+    x->in = umin(x->in, y->in);
+}
+
+/* x{min,max}, max -1: unbounded */
+static void run_repeat(info *x, unsigned min, long max)
+{
+    if (min == 0) {                  /* possibly empty */
+        x->rmin = x->pre = x->suf = x->in = 0;
+        return;
+    }
+    if (x->full) {
+        unsigned long m = (unsigned long)x->rmin * min;
+        x->rmin = x->pre = x->suf = x->in =
+            m > RUN_CAP ? RUN_CAP : (unsigned)m;
+        return;
+    }
+    (void)max;                       /* copies past min change nothing:
+                                        the first and last are copies */
+    if (min >= 2)
+        x->in = umax(x->in, run_add(x->suf, x->pre));
+}
 
 typedef struct parser {
     const unsigned char *p, *end;
@@ -36,6 +142,7 @@ static void info_none(info *x)
 {
     x->exact = 0;
     x->set.n = 0;
+    run_none(x);
 }
 
 static void info_empty(info *x)
@@ -43,14 +150,17 @@ static void info_empty(info *x)
     x->exact = 1;
     x->set.n = 1;
     x->set.len[0] = 0;
+    run_empty(x);
 }
 
 static void info_bytes(info *x, const unsigned char *b, size_t n)
 {
     if (n > RX_FACTOR_LEN) {
         info_none(x);
+        run_bytes(x, b, n);
         return;
     }
+    run_bytes(x, b, n);
     x->exact = 1;
     x->set.n = 1;
     x->set.len[0] = (unsigned char)n;
@@ -111,7 +221,23 @@ static unsigned score(const info *x)
     return worst * 64u + (RX_FACTOR_MAX - x->set.n);
 }
 
+static void concat_factors(info *a, const info *b);
+static void alternate_factors(info *a, const info *b);
+static void repeat_factors(info *a, unsigned min, long max);
+
 static void concat(info *a, const info *b)
+{
+    info r = *a;
+    run_concat(&r, b);
+    concat_factors(a, b);
+    a->full = r.full;
+    a->rmin = r.rmin;
+    a->pre = r.pre;
+    a->suf = r.suf;
+    a->in = r.in;
+}
+
+static void concat_factors(info *a, const info *b)
 {
     if (a->exact && b->exact &&
         (size_t)a->set.n * b->set.n <= RX_FACTOR_MAX) {
@@ -148,6 +274,18 @@ static int set_union(rx_factors *into, const rx_factors *from)
 
 static void alternate(info *a, const info *b)
 {
+    info r = *a;
+    run_alt(&r, b);
+    alternate_factors(a, b);
+    a->full = r.full;
+    a->rmin = r.rmin;
+    a->pre = r.pre;
+    a->suf = r.suf;
+    a->in = r.in;
+}
+
+static void alternate_factors(info *a, const info *b)
+{
     info x = *a, y = *b;
     if (x.exact && y.exact && set_union(&x.set, &y.set) == 0) {
         *a = x;
@@ -163,6 +301,18 @@ static void alternate(info *a, const info *b)
 }
 
 static void repeat(info *a, unsigned min, long max)
+{
+    info r = *a;
+    run_repeat(&r, min, max);
+    repeat_factors(a, min, max);
+    a->full = r.full;
+    a->rmin = r.rmin;
+    a->pre = r.pre;
+    a->suf = r.suf;
+    a->in = r.in;
+}
+
+static void repeat_factors(info *a, unsigned min, long max)
 {
     if (min == 0) {
         if (max == 1 && a->exact) {
@@ -390,17 +540,27 @@ static void parse_class(parser *ps, info *out)
                 count++;
             }
     }
+    int sub = !neg && !wide && count > 0;   /* a subset of RX_RUN_CLASS */
+    for (unsigned c = 0; sub && c < 128; c++)
+        if ((bits[c >> 3] >> (c & 7) & 1) && !run_byte((unsigned char)c))
+            sub = 0;
     if (neg || wide || count == 0 || count > 6) {
         info_none(out);
-        return;
+    } else {
+        out->exact = 1;
+        out->set.n = 0;
+        for (unsigned c = 0; c < 128; c++)
+            if (bits[c >> 3] >> (c & 7) & 1) {
+                char ch = (char)c;
+                (void)set_add(&out->set, &ch, 1);
+            }
     }
-    out->exact = 1;
-    out->set.n = 0;
-    for (unsigned c = 0; c < 128; c++)
-        if (bits[c >> 3] >> (c & 7) & 1) {
-            char ch = (char)c;
-            (void)set_add(&out->set, &ch, 1);
-        }
+    if (sub) {
+        out->full = 1;
+        out->rmin = out->pre = out->suf = out->in = 1;
+    } else {
+        run_none(out);
+    }
 }
 
 static void parse_alt(parser *ps, info *out);
@@ -626,17 +786,31 @@ static void parse_alt(parser *ps, info *out)
     }
 }
 
-unsigned rx_factors_of(const char *pattern, rx_factors *out)
+/* The whole pattern's facts; 0, or -1 if it is not understood. */
+static int analyze(const char *pattern, info *root)
 {
     parser ps;
-    info root;
-    out->n = 0;
     ps.p = (const unsigned char *)pattern;
     ps.end = ps.p + strlen(pattern);
     ps.bad = 0;
     ps.depth = 0;
-    parse_alt(&ps, &root);
-    if (ps.bad || ps.p != ps.end)
+    parse_alt(&ps, root);
+    return ps.bad || ps.p != ps.end ? -1 : 0;
+}
+
+unsigned rx_run_of(const char *pattern)
+{
+    info root;
+    if (analyze(pattern, &root) != 0)
+        return 0;
+    return root.full ? root.rmin : root.in;
+}
+
+unsigned rx_factors_of(const char *pattern, rx_factors *out)
+{
+    info root;
+    out->n = 0;
+    if (analyze(pattern, &root) != 0)
         return 0;
     to_needs(&root);
     if (root.set.n == 0 || score(&root) < 3u * 64u)

@@ -1,15 +1,18 @@
 /*
  * rx_factor.h - literal factors of a regex: strings of which every match
- * of the pattern contains at least one.
+ * of the pattern contains at least one; and runs of digits every match
+ * holds.
  *
  * A Hyperscan prefilter of all regex rules in one database reads text at
  * about 1 GB/s with the baseline's fourteen patterns, as much time as the
  * whole term pipeline on English text. Most secret and e-mail patterns
  * carry a literal that every match must hold (`AKIA`, `xoxb-`, `@`), and
  * a literal database of those few strings reads text at 8-20 GB/s; the
- * rule's own prefilter then runs only on an output that holds one. The
- * analysis is conservative: anything it does not understand gives no
- * factor, and the rule stays in the combined prefilter.
+ * rule's own prefilter then runs only on an output that holds one.
+ * Number patterns (ID, phone, card) carry no literal but a long run of
+ * digits, spaces and hyphens (rx_run_of), and are gated on that instead.
+ * The analysis is conservative: anything it does not understand gives no
+ * factor and no run, and the rule stays in the combined prefilter.
  */
 #ifndef SLUICE_RULES_RX_FACTOR_H
 #define SLUICE_RULES_RX_FACTOR_H
@@ -32,5 +35,16 @@ typedef struct rx_factors {
  * punctuation. Returns the number of strings in out (0: no gate).
  */
 unsigned rx_factors_of(const char *pattern, rx_factors *out);
+
+/*
+ * Runs of digits, spaces and hyphens (RX_RUN_CLASS: the bytes of numbers
+ * as people write them, 138 1234 5678, 6222-0200-...): the length of a
+ * run of them that every match of `pattern` (as above) holds, 0 if none
+ * is known. A PRC ID number's pattern holds 17, a phone number's 11, a
+ * card number's 13; an output without such a run cannot match, and most
+ * have none (a year is four digits).
+ */
+#define RX_RUN_CLASS "0-9, space, hyphen"
+unsigned rx_run_of(const char *pattern);
 
 #endif

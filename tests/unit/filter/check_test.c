@@ -258,6 +258,55 @@ static void a_term_with_a_run_across_its_own_space_matches(void **state)
     free(dir);
 }
 
+/* Rules whose matches hold a long run of digits, spaces and hyphens are
+ * looked at only when the text holds one (rx_run_of): a number at any
+ * offset, across the 64-byte blocks of the scan for runs, is found, and
+ * a run one byte short opens nothing. */
+static void number_rules_are_found_at_every_offset(void **state)
+{
+    static const char *yaml =
+        "policy: runs\nversion: 1\n"
+        "rules:\n"
+        "  - {id: num, action: redact, regex: '(?<![0-9])[0-9]{12}(?![0-9])'}\n"
+        "  - {id: tel, action: redact,\n"
+        "     regex: '1[3-9][0-9][ -][0-9]{4}[ -][0-9]{4}'}\n";
+    char *dir = write_policy(yaml, NULL, NULL);
+    sluice_policy *p = NULL;
+    sluice_engine *e = NULL;
+    sluice_error err;
+    fx f;
+    char cmd[600], text[400];
+    (void)state;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(sluice_policy_load(&p, dir, NULL, &err), 0);
+    assert_int_equal(sluice_engine_new(&e, NULL, &err), 0);
+    assert_int_equal(sluice_engine_set_policy(e, p), 0);
+    f.dir = dir;
+    f.p = p;
+    f.e = e;
+    for (size_t off = 0; off < 140; off++) {
+        /* filler with short runs of its own: 12 -, 2024 */
+        static const char fill[] = "ab 12 -x 2024 y- 1 2 3 q";
+        size_t k;
+        for (k = 0; k < off; k++)
+            text[k] = fill[k % (sizeof fill - 1)];
+        snprintf(text + off, sizeof text - off, " 123456789012 z%.*s",
+            (int)(off % 70), "tail tail tail tail tail tail tail tail tail "
+            "tail tail tail tail tail tail");
+        expect_rule(&f, text, "num", 1);
+        snprintf(text + off, sizeof text - off, " 12345678901 z 138-1234-5678");
+        expect_rule(&f, text, "num", 0);
+        expect_rule(&f, text, "tel", 1);
+        snprintf(text + off, sizeof text - off, " 138-1234-567 z");
+        expect_rule(&f, text, "tel", 0);
+    }
+    sluice_engine_free(e);
+    sluice_policy_unref(p);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
 /* A leet symbol (| ! @ $ ( +) between letters is read both ways: as the
  * letter it stands for and as noise. */
 static void leet_symbols_are_also_read_as_noise(void **state)
@@ -736,6 +785,7 @@ int main(void)
         cmocka_unit_test(natural_punctuation_is_not_skipped),
         cmocka_unit_test(runs_continue_across_noise),
         cmocka_unit_test(a_term_with_a_run_across_its_own_space_matches),
+        cmocka_unit_test(number_rules_are_found_at_every_offset),
         cmocka_unit_test(leet_symbols_are_also_read_as_noise),
         cmocka_unit_test(short_chunks_join_only_for_word_rules),
         cmocka_unit_test(spaces_inside_chinese_words_are_skipped),

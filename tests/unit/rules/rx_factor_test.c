@@ -6,7 +6,8 @@
  * the strings. The tests check the sets the baseline policy's patterns
  * get, the constructs that must give no set at all, and the promise
  * itself on random patterns and texts: every match PCRE2 finds holds a
- * factor.
+ * factor. The same for runs of digits, spaces and hyphens (rx_run_of):
+ * every match holds a run as long as the pattern's.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,9 +135,11 @@ static uint64_t rng(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static const char alphabet[] = "abc@_";
+static const char letters[] = "abc@_";   /* five bytes each */
+static const char numbers[] = "1 -0a";
 
-static void gen(uint64_t *s, char *out, size_t cap, int depth)
+static void gen(uint64_t *s, char *out, size_t cap, int depth,
+    const char *alphabet)
 {
     unsigned n = 1 + (unsigned)(rng(s) % 4);
     for (unsigned i = 0; i < n; i++) {
@@ -154,20 +157,24 @@ static void gen(uint64_t *s, char *out, size_t cap, int depth)
             strcpy(atom, ".");
         } else if (k == 9) {
             char a[200], b[200];
-            gen(s, a, sizeof a, depth + 1);
-            gen(s, b, sizeof b, depth + 1);
+            gen(s, a, sizeof a, depth + 1, alphabet);
+            gen(s, b, sizeof b, depth + 1, alphabet);
             snprintf(atom, sizeof atom, "(?:%s|%s)", a, b);
         } else if (k == 10) {
             char a[200];
-            gen(s, a, sizeof a, depth + 1);
+            gen(s, a, sizeof a, depth + 1, alphabet);
             snprintf(atom, sizeof atom, "(%s)", a);
         } else if (k == 11) {
             char a[200];
-            gen(s, a, sizeof a, depth + 1);
+            gen(s, a, sizeof a, depth + 1, alphabet);
             snprintf(atom, sizeof atom, "(?%s%s)",
                 rng(s) % 2 ? "=" : "<!", a);
         } else if (k == 12) {
             strcpy(atom, rng(s) % 2 ? "\\b" : "^");
+        } else if (alphabet == numbers && rng(s) % 2) {
+            static const char *cl[] = { "[0-9]", "[ -]", "\\d", "[0-9a]",
+                "\\s", "\\-" };
+            strcpy(atom, cl[rng(s) % 6]);
         } else {
             snprintf(atom, sizeof atom, "\\%c", rng(s) % 2 ? '.' : '@');
         }
@@ -208,7 +215,7 @@ static void every_match_holds_a_factor(void **state)
         PCRE2_SIZE eo;
         rx_factors f;
         pat[0] = '\0';
-        gen(&seed, pat, sizeof pat, 0);
+        gen(&seed, pat, sizeof pat, 0, letters);
         pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
             PCRE2_UTF, &ec, &eo, NULL);
         if (re == NULL)
@@ -223,7 +230,7 @@ static void every_match_holds_a_factor(void **state)
             char text[48];
             size_t n = (size_t)(rng(&seed) % 40);
             for (size_t i = 0; i < n; i++)
-                text[i] = alphabet[rng(&seed) % 5];
+                text[i] = letters[rng(&seed) % 5];
             text[n] = '\0';
             PCRE2_SIZE start = 0;
             while (start <= n) {
@@ -250,12 +257,105 @@ static void every_match_holds_a_factor(void **state)
     assert_true(matches > 1000);
 }
 
+/* The longest run of digits, spaces and hyphens in s[0..n). */
+static size_t longest_run(const char *s, size_t n)
+{
+    size_t best = 0, cur = 0;
+    for (size_t i = 0; i < n; i++) {
+        int in = (s[i] >= '0' && s[i] <= '9') || s[i] == ' ' || s[i] == '-';
+        cur = in ? cur + 1 : 0;
+        if (cur > best)
+            best = cur;
+    }
+    return best;
+}
+
+static void runs_of_the_baseline_patterns(void **state)
+{
+    (void)state;
+    /* the PRC ID, mobile, card and passport numbers of policies/baseline */
+    assert_int_equal(rx_run_of("(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])"),
+        17);
+    assert_int_equal(rx_run_of("(?<![0-9])(?:(?:\\+|00)?86[ -]?)?1[3-9][0-9]"
+        "(?:[0-9]{8}|[ -][0-9]{4}[ -][0-9]{4})(?![0-9])"), 11);
+    assert_int_equal(rx_run_of("(?<![0-9+])[1-9][0-9]{3}(?:[ -]?[0-9]){9,15}"
+        "(?![0-9Xx])"), 13);
+    assert_int_equal(rx_run_of("(?<![A-Za-z0-9_-])(?:[EG][0-9]{8}|"
+        "E[A-HJ-NP-Z][0-9]{7})(?![A-Za-z0-9_-])"), 7);
+    /* an IPv4 address: dots between its digits */
+    assert_true(rx_run_of("(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+        "\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])") <= 3);
+    /* \d may be any decimal digit (UCP): not counted */
+    assert_int_equal(rx_run_of("\\d{12}"), 0);
+    assert_int_equal(rx_run_of("[0-9]{4}(?=x)[0-9]{4}"), 8);
+    assert_int_equal(rx_run_of("[0-9]{4}(?i)[0-9]{4}"), 0);
+    assert_int_equal(rx_run_of("(?:[0-9]{6}|[0-9]{3}a[0-9]{3})"), 3);
+    assert_int_equal(rx_run_of("a[0-9]*b"), 0);
+    assert_int_equal(rx_run_of("12-34 56"), 8);
+}
+
+static void every_match_holds_its_run(void **state)
+{
+    (void)state;
+    uint64_t seed = 11;
+    unsigned patterns = 0, with_run = 0, matches = 0;
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    assert_non_null(md);
+    for (int t = 0; t < 4000; t++) {
+        char pat[256];
+        int ec;
+        PCRE2_SIZE eo;
+        pat[0] = '\0';
+        gen(&seed, pat, sizeof pat, 0, numbers);
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+            PCRE2_UTF, &ec, &eo, NULL);
+        if (re == NULL)
+            continue;
+        patterns++;
+        unsigned want = rx_run_of(pat);
+        if (want == 0) {
+            pcre2_code_free(re);
+            continue;
+        }
+        with_run++;
+        for (int k = 0; k < 40; k++) {
+            char text[48];
+            size_t n = (size_t)(rng(&seed) % 40);
+            for (size_t i = 0; i < n; i++)
+                text[i] = numbers[rng(&seed) % 5];
+            text[n] = '\0';
+            PCRE2_SIZE start = 0;
+            while (start <= n) {
+                int rc = pcre2_match(re, (PCRE2_SPTR)text, n, start, 0, md,
+                    NULL);
+                if (rc < 0)
+                    break;
+                PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+                matches++;
+                if (longest_run(text + ov[0], ov[1] - ov[0]) < want)
+                    fail_msg("pattern /%s/ matched '%.*s' in '%s', which "
+                        "holds no run of %u", pat, (int)(ov[1] - ov[0]),
+                        text + ov[0], text, want);
+                start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+            }
+        }
+        pcre2_code_free(re);
+    }
+    pcre2_match_data_free(md);
+    print_message("%u patterns, %u with a run, %u matches checked\n",
+        patterns, with_run, matches);
+    assert_true(with_run > 200);
+    assert_true(matches > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(baseline_patterns),
         cmocka_unit_test(constructs),
         cmocka_unit_test(every_match_holds_a_factor),
+        cmocka_unit_test(runs_of_the_baseline_patterns),
+        cmocka_unit_test(every_match_holds_its_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
