@@ -65,6 +65,7 @@ awk -v mbps="${MBPS:-0}" -v set="$SET" -v reps="$REPS" '
             f = obj[sym]
             if (f == "normalize") st = "normalization (UTF-8 decode fused in)"
             else if (f == "check") st = "decision: confirming hits, allow list, redaction"
+            else if (f == "runscan") st = "regex: run gates (digit-run scan)"
             else if (f == "validate") st = "validation (cn_id, luhn, ...)"
             else if (f == "verdict") st = "verdict building"
             else if (f == "wordbreak") st = "word boundaries: Sluice side"

@@ -34,11 +34,10 @@
 #include <string.h>
 
 #include "filter/check.h"
+#include "filter/runscan.h"
 #include "filter/verdict.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#elif defined(__SSE2__)
+#if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -1191,103 +1190,6 @@ static int on_gate(unsigned int id, unsigned long long from,
     return 0;
 }
 
-static inline int run_byte(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || c == ' ' || c == '-';
-}
-
-/*
- * Does s[0..n) hold `want` (>= 8) consecutive digits, spaces or hyphens,
- * the bytes of a run gate (rx_run_of)? Sixty-four bytes give one bit
- * mask; a run inside it is found by and-ing the mask with itself shifted
- * (runs of 2, 4, 8, then want), and runs across masks are carried in
- * *cur. mask_step returns 1 once a run is found.
- */
-static inline __attribute__((always_inline)) int mask_step(uint64_t m,
-    unsigned want, size_t *cur)
-{
-    uint64_t r;
-    if (m == ~(uint64_t)0)
-        return (*cur += 64) >= want;
-    if (*cur + (size_t)__builtin_ctzll(~m) >= want)
-        return 1;
-    r = m & m >> 1;
-    r &= r >> 2;
-    r &= r >> 4;                     /* bit j: eight ones from j on */
-    if (want <= 16)
-        r &= r >> (want - 8);
-    else
-        for (unsigned k = 8; k < want && k < 64; k++)
-            r &= m >> k;
-    if (r != 0 && want <= 64)
-        return 1;
-    *cur = (size_t)__builtin_clzll(~m);
-    return 0;
-}
-
-static int run_tail(const unsigned char *s, size_t i, size_t n,
-    unsigned want, size_t cur)
-{
-    for (; i < n; i++) {
-        cur = run_byte(s[i]) ? cur + 1 : 0;
-        if (cur >= want)
-            return 1;
-    }
-    return 0;
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2")))
-static int has_run_avx2(const unsigned char *s, size_t n, unsigned want)
-{
-    size_t i = 0, cur = 0;
-    const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9),
-        sp = _mm256_set1_epi8(' '), hy = _mm256_set1_epi8('-');
-    for (; n - i >= 64; i += 64) {
-        uint64_t m = 0;
-        for (int k = 0; k < 2; k++) {
-            __m256i x = _mm256_loadu_si256((const __m256i *)(s + i + 32 * k));
-            __m256i d = _mm256_sub_epi8(x, zero);
-            __m256i in = _mm256_or_si256(
-                _mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d),
-                _mm256_or_si256(_mm256_cmpeq_epi8(x, sp),
-                    _mm256_cmpeq_epi8(x, hy)));
-            m |= (uint64_t)(uint32_t)_mm256_movemask_epi8(in) << (32 * k);
-        }
-        if (mask_step(m, want, &cur))
-            return 1;
-    }
-    return run_tail(s, i, n, want, cur);
-}
-#endif
-
-static int has_run(const unsigned char *s, size_t n, unsigned want)
-{
-    size_t i = 0, cur = 0;
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2"))
-        return has_run_avx2(s, n, want);
-#endif
-#if defined(__SSE2__)
-    const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9),
-        sp = _mm_set1_epi8(' '), hy = _mm_set1_epi8('-');
-    for (; n - i >= 64; i += 64) {
-        uint64_t m = 0;
-        for (int k = 0; k < 4; k++) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(s + i + 16 * k));
-            __m128i d = _mm_sub_epi8(x, zero);
-            __m128i in = _mm_or_si128(
-                _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d),
-                _mm_or_si128(_mm_cmpeq_epi8(x, sp), _mm_cmpeq_epi8(x, hy)));
-            m |= (uint64_t)(unsigned)_mm_movemask_epi8(in) << (16 * k);
-        }
-        if (mask_step(m, want, &cur))
-            return 1;
-    }
-#endif
-    return run_tail(s, i, n, want, cur);
-}
-
 /*
  * Mark the rules whose prefilter fires on subject (whole-text checks):
  * the shared prefilter, then, for each gated rule one of whose literal
@@ -1313,13 +1215,13 @@ static int prefilter(const sluice_policy *p, policy_scratch *s, int which,
     /* most outputs hold no run as long as the shortest gate; the others
        are asked again for each longer one */
     runs = p->run_min[which] != 0 &&
-        has_run((const unsigned char *)subject, n, p->run_min[which]);
+        runscan_has((const unsigned char *)subject, n, p->run_min[which]);
     for (size_t i = 0; he == HS_SUCCESS && i < p->nrules; i++) {
         const crule *r = &p->rules[i];
         if (!s->rx_gate[i] && !(runs && r->run_gate != 0 &&
                 (r->src->on == PSRC_ON_ORIGINAL) == (which == 0) &&
                 (r->run_gate == p->run_min[which] ||
-                 has_run((const unsigned char *)subject, n, r->run_gate))))
+                 runscan_has((const unsigned char *)subject, n, r->run_gate))))
             continue;
         if (r->pf_db == NULL)
             s->rx_hit[i] = 1;
