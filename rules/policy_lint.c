@@ -1503,17 +1503,28 @@ static int regex_static(lint *c, size_t ri, pcre2_code *re, const alpha *al)
              "'*' or '?' where '+' was meant", r->id, ctx)) != 0)
         return rc;
     uint32_t first = 0, last = 0;
+    const sluice_policy *p = c->p;
+    /* a run gate (rx_run_of) stands before the prefilter */
+    uint32_t run = p != NULL ? p->rules[ri].run_gate : 0;
     if (pcre2_pattern_info(re, PCRE2_INFO_FIRSTCODETYPE, &first) == 0 &&
         pcre2_pattern_info(re, PCRE2_INFO_LASTCODETYPE, &last) == 0 &&
-        first != 1 && last == 0 &&
-        (rc = add(c, SLUICE_LINT_INFO, "regex-no-literal", r->file, line,
-             r->id, NULL, "rule '%s': regex has no literal character that "
-             "every match must hold: only its Hyperscan prefilter keeps PCRE2 "
-             "from running on an output", r->id)) != 0)
-        return rc;
+        first != 1 && last == 0) {
+        if (run != 0)
+            rc = add(c, SLUICE_LINT_INFO, "regex-no-literal", r->file, line,
+                r->id, NULL, "rule '%s': regex has no literal character "
+                "that every match must hold: its run gate (%u digits, spaces "
+                "or hyphens in a row) and its Hyperscan prefilter keep PCRE2 "
+                "from running on most outputs", r->id, (unsigned)run);
+        else
+            rc = add(c, SLUICE_LINT_INFO, "regex-no-literal", r->file, line,
+                r->id, NULL, "rule '%s': regex has no literal character "
+                "that every match must hold: only its Hyperscan prefilter "
+                "keeps PCRE2 from running on an output", r->id);
+        if (rc != 0)
+            return rc;
+    }
     hs_database_t *db = NULL;
     hs_compile_error_t *ce = NULL;
-    const sluice_policy *p = c->p;
     if (p != NULL && p->rules[ri].prefiltered &&
         (p->rules[ri].gated ? p->rules[ri].pf_db != NULL :
          p->rx_db[r->on == PSRC_ON_ORIGINAL ? 0 : 1] != NULL))
@@ -1522,9 +1533,10 @@ static int regex_static(lint *c, size_t ri, pcre2_code *re, const alpha *al)
             &ce) != HS_SUCCESS) {
         rc = add(c, SLUICE_LINT_WARNING, "regex-unfiltered", r->file, line,
             r->id, NULL, "rule '%s': Hyperscan cannot build a prefilter for "
-            "this regex (%s): PCRE2 runs it over every output, not only "
+            "this regex (%s): PCRE2 runs it over every output%s, not only "
             "those that might match", r->id, ce && ce->message ?
-            ce->message : "unknown reason");
+            ce->message : "unknown reason", run ? " holding its digit run" :
+            "");
         hs_free_compile_error(ce);
     } else {
         hs_free_database(db);

@@ -652,8 +652,9 @@ static void test_a_regex_without_a_required_literal_is_noted(void **state)
         "  - {id: digits, action: flag, regex: '[0-9]{13,19}'}\n"
         "  - {id: mail, action: flag, regex: '[a-z]+@[a-z]+'}\n", NULL,
         NULL);
+    /* 13 digits in a row in any match: a run gate stands first */
     expect(&r, "regex-no-literal", SLUICE_LINT_INFO, "policy.yaml", 4,
-        NULL);
+        "its run gate (13 digits, spaces or hyphens in a row)");
     assert_null(find(&r, "regex-no-literal", 5));   /* '@' is required */
     expect(&r, "holdback-unbounded", SLUICE_LINT_INFO, "policy.yaml", 5,
         "no maximum length");
