@@ -1190,6 +1190,18 @@ static int on_gate(unsigned int id, unsigned long long from,
     return 0;
 }
 
+/* A run-gated rule whose class has a run at least the shortest gate's:
+   is there one as long as its own gate? */
+static int run_long_enough(const sluice_policy *p, int which, const crule *r,
+    const char *subject, size_t n)
+{
+    unsigned want[RX_RUN_CLASSES] = { 0 };
+    if (r->run_gate == p->run_min[which][r->run_class])
+        return 1;
+    want[r->run_class] = r->run_gate;
+    return runscan_find((const unsigned char *)subject, n, want) != 0;
+}
+
 /*
  * Mark the rules whose prefilter fires on subject (whole-text checks):
  * the shared prefilter, then, for each gated rule one of whose literal
@@ -1199,29 +1211,31 @@ static int prefilter(const sluice_policy *p, policy_scratch *s, int which,
     const char *subject, size_t n)
 {
     hs_error_t he = HS_SUCCESS;
-    int runs;
+    unsigned runs = 0;
     if (s->streaming)
         return 0;
     if (p->rx_db[which] != NULL)
         he = hs_scan(p->rx_db[which], subject, (unsigned)n, 0, s->hs,
             on_prefilter, s);
-    if (he != HS_SUCCESS ||
-        (p->gate_db[which] == NULL && p->run_min[which] == 0))
+    for (int k = 0; k < RX_RUN_CLASSES; k++)
+        runs |= p->run_min[which][k] != 0 ? 1u << k : 0u;
+    if (he != HS_SUCCESS || (p->gate_db[which] == NULL && runs == 0))
         return he == HS_SUCCESS ? 0 : SLUICE_EINTERNAL;
     memset(s->rx_gate, 0, p->nrules);
     if (p->gate_db[which] != NULL)
         he = hs_scan(p->gate_db[which], subject, (unsigned)n, 0, s->hs,
             on_gate, s);
-    /* most outputs hold no run as long as the shortest gate; the others
-       are asked again for each longer one */
-    runs = p->run_min[which] != 0 &&
-        runscan_has((const unsigned char *)subject, n, p->run_min[which]);
+    /* most outputs hold no run as long as the shortest gate of either
+       class; the others are asked again for each longer one */
+    if (runs != 0)
+        runs = runscan_find((const unsigned char *)subject, n,
+            p->run_min[which]);
     for (size_t i = 0; he == HS_SUCCESS && i < p->nrules; i++) {
         const crule *r = &p->rules[i];
-        if (!s->rx_gate[i] && !(runs && r->run_gate != 0 &&
+        if (!s->rx_gate[i] && !(r->run_gate != 0 &&
+                (runs >> r->run_class & 1) &&
                 (r->src->on == PSRC_ON_ORIGINAL) == (which == 0) &&
-                (r->run_gate == p->run_min[which] ||
-                 runscan_has((const unsigned char *)subject, n, r->run_gate))))
+                run_long_enough(p, which, r, subject, n)))
             continue;
         if (r->pf_db == NULL)
             s->rx_hit[i] = 1;

@@ -1,8 +1,9 @@
 /*
- * runscan.c - does a text hold a long run of digits, spaces and hyphens?
- * The question a run gate asks before a number pattern's prefilter
- * (rules/rx_factor.h, rx_run_of; docs/matching.md, "Prefilters"). One
- * pass over the bytes, with AVX2 where the CPU has it, else SSE2.
+ * runscan.c - does a text hold long runs of the bytes numbers are written
+ * with? The question the run gates ask before a number pattern's
+ * prefilter (rules/rx_factor.h, rx_run_of; docs/matching.md,
+ * "Prefilters"), for both run classes in one pass over the bytes, with
+ * AVX2 where the CPU has it, else SSE2.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,32 +16,34 @@
 
 #include "filter/runscan.h"
 
-static inline int run_byte(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || c == ' ' || c == '-';
-}
-
 /*
- * Sixty-four bytes give one bit mask; a run inside it is found by and-ing
- * the mask with itself shifted (runs of 2, 4, 8, then want), and runs
- * across masks are carried in *cur. mask_step returns 1 once a run is
- * found.
+ * Sixty-four bytes give one bit mask per class; a run inside it is found
+ * by and-ing the mask with itself shifted (runs of 2, 4, 8, then want),
+ * and runs across masks are carried in *cur. Returns 1 once a run of
+ * want (>= 1) is found.
  */
 static inline __attribute__((always_inline)) int mask_step(uint64_t m,
     unsigned want, size_t *cur)
 {
-    uint64_t r;
+    uint64_t r = m;
+    unsigned have = 1;               /* bit j of r: `have` ones from j on */
     if (m == ~(uint64_t)0)
         return (*cur += 64) >= want;
     if (*cur + (size_t)__builtin_ctzll(~m) >= want)
         return 1;
-    r = m & m >> 1;
-    r &= r >> 2;
-    r &= r >> 4;                     /* bit j: eight ones from j on */
-    if (want <= 16)
-        r &= r >> (want - 8);
+    if (want >= 8) {
+        r &= r >> 1;
+        r &= r >> 2;
+        r &= r >> 4;
+        have = 8;
+    } else {
+        for (; have * 2 <= want; have *= 2)
+            r &= r >> have;
+    }
+    if (want > have && want - have <= have)
+        r &= r >> (want - have);
     else
-        for (unsigned k = 8; k < want && k < 64; k++)
+        for (unsigned k = have; k < want && k < 64; k++)
             r &= m >> k;
     if (r != 0 && want <= 64)
         return 1;
@@ -48,80 +51,115 @@ static inline __attribute__((always_inline)) int mask_step(uint64_t m,
     return 0;
 }
 
-static int run_tail(const unsigned char *s, size_t i, size_t n,
-    unsigned want, size_t cur)
+/* The classes still asked for after a 64-byte block's masks m[]. */
+static inline __attribute__((always_inline)) unsigned block_step(
+    const uint64_t *m, const unsigned *want, size_t *cur, unsigned ask)
 {
-    for (; i < n; i++) {
-        cur = run_byte(s[i]) ? cur + 1 : 0;
-        if (cur >= want)
-            return 1;
-    }
-    return 0;
+    for (int k = 0; k < RX_RUN_CLASSES; k++)
+        if ((ask >> k & 1) && mask_step(m[k], want[k], &cur[k]))
+            ask &= ~(1u << k);
+    return ask;
+}
+
+/* Byte by byte, from s[i] on, with the runs reaching it in cur[]. */
+static unsigned run_tail(const unsigned char *s, size_t i, size_t n,
+    const unsigned *want, size_t *cur, unsigned ask)
+{
+    for (; i < n && ask != 0; i++)
+        for (int k = 0; k < RX_RUN_CLASSES; k++) {
+            cur[k] = rx_run_byte(k, s[i]) ? cur[k] + 1 : 0;
+            if ((ask >> k & 1) && cur[k] >= want[k])
+                ask &= ~(1u << k);
+        }
+    return ask;
+}
+
+static unsigned asked(const unsigned *want)
+{
+    unsigned ask = 0;
+    for (int k = 0; k < RX_RUN_CLASSES; k++)
+        if (want[k] != 0)
+            ask |= 1u << k;
+    return ask;
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx2")))
-static int runscan_avx2(const unsigned char *s, size_t n, unsigned want)
+static unsigned find_avx2(const unsigned char *s, size_t n,
+    const unsigned *want)
 {
-    size_t i = 0, cur = 0;
+    size_t i = 0, cur[RX_RUN_CLASSES] = { 0 };
+    unsigned ask = asked(want), all = ask;
     const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9),
-        sp = _mm256_set1_epi8(' '), hy = _mm256_set1_epi8('-');
-    for (; n - i >= 64; i += 64) {
-        uint64_t m = 0;
+        sp = _mm256_set1_epi8(' '), hy = _mm256_set1_epi8('-'),
+        dot = _mm256_set1_epi8('.');
+    for (; n - i >= 64 && ask != 0; i += 64) {
+        uint64_t m[RX_RUN_CLASSES] = { 0, 0 };
         for (int k = 0; k < 2; k++) {
             __m256i x = _mm256_loadu_si256((const __m256i *)(s + i + 32 * k));
             __m256i d = _mm256_sub_epi8(x, zero);
-            __m256i in = _mm256_or_si256(
-                _mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d),
-                _mm256_or_si256(_mm256_cmpeq_epi8(x, sp),
-                    _mm256_cmpeq_epi8(x, hy)));
-            m |= (uint64_t)(uint32_t)_mm256_movemask_epi8(in) << (32 * k);
+            __m256i dg = _mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d);
+            __m256i num = _mm256_or_si256(dg, _mm256_or_si256(
+                _mm256_cmpeq_epi8(x, sp), _mm256_cmpeq_epi8(x, hy)));
+            __m256i dtd = _mm256_or_si256(dg, _mm256_cmpeq_epi8(x, dot));
+            m[RX_RUN_NUMBER] |=
+                (uint64_t)(uint32_t)_mm256_movemask_epi8(num) << (32 * k);
+            m[RX_RUN_DOTTED] |=
+                (uint64_t)(uint32_t)_mm256_movemask_epi8(dtd) << (32 * k);
         }
-        if (mask_step(m, want, &cur))
-            return 1;
+        ask = block_step(m, want, cur, ask);
     }
-    return run_tail(s, i, n, want, cur);
+    return all & ~run_tail(s, i, n, want, cur, ask);
 }
 #endif
 
 #if defined(__SSE2__)
-static int runscan_sse2(const unsigned char *s, size_t n, unsigned want)
+static unsigned find_sse2(const unsigned char *s, size_t n,
+    const unsigned *want)
 {
-    size_t i = 0, cur = 0;
+    size_t i = 0, cur[RX_RUN_CLASSES] = { 0 };
+    unsigned ask = asked(want), all = ask;
     const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9),
-        sp = _mm_set1_epi8(' '), hy = _mm_set1_epi8('-');
-    for (; n - i >= 64; i += 64) {
-        uint64_t m = 0;
+        sp = _mm_set1_epi8(' '), hy = _mm_set1_epi8('-'),
+        dot = _mm_set1_epi8('.');
+    for (; n - i >= 64 && ask != 0; i += 64) {
+        uint64_t m[RX_RUN_CLASSES] = { 0, 0 };
         for (int k = 0; k < 4; k++) {
             __m128i x = _mm_loadu_si128((const __m128i *)(s + i + 16 * k));
             __m128i d = _mm_sub_epi8(x, zero);
-            __m128i in = _mm_or_si128(
-                _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d),
-                _mm_or_si128(_mm_cmpeq_epi8(x, sp), _mm_cmpeq_epi8(x, hy)));
-            m |= (uint64_t)(unsigned)_mm_movemask_epi8(in) << (16 * k);
+            __m128i dg = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
+            __m128i num = _mm_or_si128(dg, _mm_or_si128(
+                _mm_cmpeq_epi8(x, sp), _mm_cmpeq_epi8(x, hy)));
+            __m128i dtd = _mm_or_si128(dg, _mm_cmpeq_epi8(x, dot));
+            m[RX_RUN_NUMBER] |=
+                (uint64_t)(unsigned)_mm_movemask_epi8(num) << (16 * k);
+            m[RX_RUN_DOTTED] |=
+                (uint64_t)(unsigned)_mm_movemask_epi8(dtd) << (16 * k);
         }
-        if (mask_step(m, want, &cur))
-            return 1;
+        ask = block_step(m, want, cur, ask);
     }
-    return run_tail(s, i, n, want, cur);
+    return all & ~run_tail(s, i, n, want, cur, ask);
 }
 #endif
 
-int runscan_has_isa(const unsigned char *s, size_t n, unsigned want,
-    int isa)
+unsigned runscan_find_isa(const unsigned char *s, size_t n,
+    const unsigned want[RX_RUN_CLASSES], int isa)
 {
+    size_t cur[RX_RUN_CLASSES] = { 0 };
+    unsigned all = asked(want);
 #if defined(__x86_64__) && defined(__GNUC__)
     if (isa >= 2 && __builtin_cpu_supports("avx2"))
-        return runscan_avx2(s, n, want);
+        return find_avx2(s, n, want);
 #endif
 #if defined(__SSE2__)
     if (isa >= 1)
-        return runscan_sse2(s, n, want);
+        return find_sse2(s, n, want);
 #endif
-    return run_tail(s, 0, n, want, 0);
+    return all & ~run_tail(s, 0, n, want, cur, all);
 }
 
-int runscan_has(const unsigned char *s, size_t n, unsigned want)
+unsigned runscan_find(const unsigned char *s, size_t n,
+    const unsigned want[RX_RUN_CLASSES])
 {
-    return runscan_has_isa(s, n, want, 2);
+    return runscan_find_isa(s, n, want, 2);
 }

@@ -26,6 +26,7 @@
 #include "rules/policy_src.h"
 #include "filter/normalize.h"
 #include "filter/validate.h"
+#include "rules/rx_factor.h"
 
 #define RULE_ALLOW UINT32_MAX   /* ref to the allow list, not a rule */
 #define MAX_GROUPS 8            /* distinct normalizations of term rules */
@@ -89,9 +90,9 @@ typedef struct crule {
                                one of them occurs */
     hs_database_t *pf_db;   /* gated: its own prefilter (NULL: Hyperscan
                                refused it, PCRE2 runs when the gate fires) */
-    uint32_t run_gate;      /* gated by a run of digits, spaces and hyphens
-                               this long instead of literals (rx_run_of);
-                               0: not */
+    uint32_t run_gate;      /* gated by a run of class run_class this long
+                               instead of literals (rx_run_of); 0: not */
+    int run_class;          /* RX_RUN_NUMBER or RX_RUN_DOTTED */
     uint32_t nslots;        /* PSRC_ALL: number of terms */
 } crule;
 
@@ -120,8 +121,8 @@ struct sluice_policy {
                                 normalized; NULL if none compiled */
     hs_database_t *gate_db[2]; /* literal factors of the gated regex rules
                                 (rx_factor.h), same index; NULL if none */
-    uint32_t run_min[2];     /* the shortest run gate on each side (0: no
-                                rule is run-gated) */
+    unsigned run_min[2][RX_RUN_CLASSES]; /* the shortest run gate of each
+                                class on each side (0: no rule has one) */
     pthread_mutex_t pool_lock;
     policy_scratch *pool;    /* free scratch objects */
 };

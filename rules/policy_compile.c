@@ -578,9 +578,10 @@ double policy_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* A run gate shorter than this would open on most text (dates such as
-   2024-01-31 are ten bytes); such rules share the combined prefilter. */
-#define RX_RUN_MIN 11u
+/* Run gates shorter than these would open on much text (dates such as
+   2024-01-31 are ten bytes; 2024.01.31 is rarer, and IPv4 addresses seven
+   at the least); such rules share the combined prefilter. */
+static const unsigned run_floor[RX_RUN_CLASSES] = { 11, 7 };
 
 /*
  * Regex prefilters. Most outputs hold nothing a PII pattern could match
@@ -606,12 +607,13 @@ static int build_gates(sluice_policy *p, int on_original)
 {
     rx_factors *fs = calloc(p->nrules ? p->nrules : 1, sizeof *fs);
     unsigned *runs = calloc(p->nrules ? p->nrules : 1, sizeof *runs);
+    int *cls = calloc(p->nrules ? p->nrules : 1, sizeof *cls);
     const char **lit = NULL;
     size_t n = 0, k = 0, *len = NULL;
     unsigned *ids = NULL, *fl = NULL;
     hs_compile_error_t *ce = NULL;
     int rc = 0, side = on_original ? 0 : 1;
-    if (fs == NULL || runs == NULL) {
+    if (fs == NULL || runs == NULL || cls == NULL) {
         rc = SLUICE_ENOMEM;
         goto out;
     }
@@ -620,8 +622,14 @@ static int build_gates(sluice_policy *p, int on_original)
         if (r->re == NULL || (r->src->on == PSRC_ON_ORIGINAL) != on_original)
             continue;
         n += rx_factors_of(r->src->regex, &fs[i]);
-        if (fs[i].n == 0 && (runs[i] = rx_run_of(r->src->regex)) < RX_RUN_MIN)
-            runs[i] = 0;
+        for (int c = 0; fs[i].n == 0 && runs[i] == 0 && c < RX_RUN_CLASSES;
+            c++) {
+            unsigned rl = rx_run_of(r->src->regex, c);
+            if (rl >= run_floor[c]) {
+                runs[i] = rl;
+                cls[i] = c;
+            }
+        }
     }
     if (n == 0)
         goto gate;
@@ -657,9 +665,11 @@ gate:
         r->gated = 1;
         r->prefiltered = 1;
         if (fs[i].n == 0) {
+            unsigned *min = &p->run_min[side][cls[i]];
             r->run_gate = runs[i];
-            if (p->run_min[side] == 0 || runs[i] < p->run_min[side])
-                p->run_min[side] = runs[i];
+            r->run_class = cls[i];
+            if (*min == 0 || runs[i] < *min)
+                *min = runs[i];
         }
         /* the id is the rule's index: the callback marks rx_hit[id] */
         ce = NULL;
@@ -672,6 +682,7 @@ gate:
 out:
     free(fs);
     free(runs);
+    free(cls);
     free(lit);
     free(len);
     free(ids);

@@ -1512,9 +1512,11 @@ static int regex_static(lint *c, size_t ri, pcre2_code *re, const alpha *al)
         if (run != 0)
             rc = add(c, SLUICE_LINT_INFO, "regex-no-literal", r->file, line,
                 r->id, NULL, "rule '%s': regex has no literal character "
-                "that every match must hold: its run gate (%u digits, spaces "
-                "or hyphens in a row) and its Hyperscan prefilter keep PCRE2 "
-                "from running on most outputs", r->id, (unsigned)run);
+                "that every match must hold: its run gate (%u %s in a row) "
+                "and its Hyperscan prefilter keep PCRE2 from running on most "
+                "outputs", r->id, (unsigned)run,
+                p->rules[ri].run_class == RX_RUN_DOTTED ? "digits or dots" :
+                "digits, spaces or hyphens");
         else
             rc = add(c, SLUICE_LINT_INFO, "regex-no-literal", r->file, line,
                 r->id, NULL, "rule '%s': regex has no literal character "

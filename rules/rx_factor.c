@@ -15,8 +15,8 @@
  * and control escapes, \Q without \E...) makes the whole answer "no
  * factor", which is always safe.
  *
- * The same walk gives each node lower bounds on runs of RX_RUN_CLASS
- * bytes in any of its matches: its leading run (pre), trailing run (suf)
+ * The same walk gives each node lower bounds on runs of each run class's
+ * bytes (rx_run_byte) in any of its matches: its leading run (pre), trailing run (suf)
  * and longest run (in), and whether every match is made of such bytes
  * alone (full, at least rmin of them). What is not understood has bounds
  * of 0: again a weaker, still true, statement.
@@ -25,13 +25,19 @@
 
 #include "rules/rx_factor.h"
 
-typedef struct info {
-    int exact;
-    rx_factors set;     /* exact: the strings; else the requirement */
-    int full;           /* every match is RX_RUN_CLASS bytes only */
+/* Lower bounds on runs of one class's bytes (rx_run_class) in any match
+   of a node. */
+typedef struct runs {
+    int full;           /* every match is the class's bytes only */
     unsigned rmin;      /* full: the shortest match's length */
     unsigned pre, suf, in;  /* runs every match has: leading, trailing,
                                longest */
+} runs;
+
+typedef struct info {
+    int exact;
+    rx_factors set;     /* exact: the strings; else the requirement */
+    runs run[RX_RUN_CLASSES];
 } info;
 
 #define RUN_CAP 65535u
@@ -51,45 +57,51 @@ static unsigned umin(unsigned a, unsigned b)
     return a < b ? a : b;
 }
 
-static int run_byte(unsigned char c)
+int rx_run_byte(int cls, unsigned char c)
 {
-    return (c >= '0' && c <= '9') || c == ' ' || c == '-';
+    if (c >= '0' && c <= '9')
+        return 1;
+    return cls == RX_RUN_NUMBER ? c == ' ' || c == '-' : c == '.';
 }
 
 /* Run bounds: nothing known; the empty string; bytes b[0..n). */
 static void run_none(info *x)
 {
-    x->full = 0;
-    x->rmin = x->pre = x->suf = x->in = 0;
+    memset(x->run, 0, sizeof x->run);
 }
 
 static void run_empty(info *x)
 {
-    x->full = 1;
-    x->rmin = x->pre = x->suf = x->in = 0;
+    for (int k = 0; k < RX_RUN_CLASSES; k++) {
+        memset(&x->run[k], 0, sizeof x->run[k]);
+        x->run[k].full = 1;
+    }
 }
 
 static void run_bytes(info *x, const unsigned char *b, size_t n)
 {
-    unsigned cur = 0;
-    size_t i;
     run_none(x);
-    for (i = 0; i < n && run_byte(b[i]); i++)
-        ;
-    x->pre = i > RUN_CAP ? RUN_CAP : (unsigned)i;
-    for (i = 0; i < n; i++) {
-        cur = run_byte(b[i]) ? run_add(cur, 1) : 0;
-        x->in = umax(x->in, cur);
-    }
-    x->suf = cur;
-    if (x->pre == n) {
-        x->full = 1;
-        x->rmin = x->pre;
+    for (int k = 0; k < RX_RUN_CLASSES; k++) {
+        runs *r = &x->run[k];
+        unsigned cur = 0;
+        size_t i;
+        for (i = 0; i < n && rx_run_byte(k, b[i]); i++)
+            ;
+        r->pre = i > RUN_CAP ? RUN_CAP : (unsigned)i;
+        for (i = 0; i < n; i++) {
+            cur = rx_run_byte(k, b[i]) ? run_add(cur, 1) : 0;
+            r->in = umax(r->in, cur);
+        }
+        r->suf = cur;
+        if (r->pre == n) {
+            r->full = 1;
+            r->rmin = r->pre;
+        }
     }
 }
 
 /* x then y */
-static void run_concat(info *x, const info *y)
+static void run_concat(runs *x, const runs *y)
 {
     unsigned pre = x->full ? run_add(x->rmin, y->pre) : x->pre;
     unsigned suf = y->full ? run_add(x->suf, y->rmin) : y->suf;
@@ -102,7 +114,7 @@ static void run_concat(info *x, const info *y)
 }
 
 /* x or y */
-static void run_alt(info *x, const info *y)
+static void run_alt(runs *x, const runs *y)
 {
     x->full = x->full && y->full;
     x->rmin = umin(x->rmin, y->rmin);
@@ -112,7 +124,7 @@ static void run_alt(info *x, const info *y)
 }
 
 /* x{min,max}, max -1: unbounded */
-static void run_repeat(info *x, unsigned min, long max)
+static void run_repeat(runs *x, unsigned min, long max)
 {
     if (min == 0) {                  /* possibly empty */
         x->rmin = x->pre = x->suf = x->in = 0;
@@ -227,14 +239,12 @@ static void repeat_factors(info *a, unsigned min, long max);
 
 static void concat(info *a, const info *b)
 {
-    info r = *a;
-    run_concat(&r, b);
+    runs r[RX_RUN_CLASSES];
+    memcpy(r, a->run, sizeof r);
+    for (int k = 0; k < RX_RUN_CLASSES; k++)
+        run_concat(&r[k], &b->run[k]);
     concat_factors(a, b);
-    a->full = r.full;
-    a->rmin = r.rmin;
-    a->pre = r.pre;
-    a->suf = r.suf;
-    a->in = r.in;
+    memcpy(a->run, r, sizeof r);
 }
 
 static void concat_factors(info *a, const info *b)
@@ -274,14 +284,12 @@ static int set_union(rx_factors *into, const rx_factors *from)
 
 static void alternate(info *a, const info *b)
 {
-    info r = *a;
-    run_alt(&r, b);
+    runs r[RX_RUN_CLASSES];
+    memcpy(r, a->run, sizeof r);
+    for (int k = 0; k < RX_RUN_CLASSES; k++)
+        run_alt(&r[k], &b->run[k]);
     alternate_factors(a, b);
-    a->full = r.full;
-    a->rmin = r.rmin;
-    a->pre = r.pre;
-    a->suf = r.suf;
-    a->in = r.in;
+    memcpy(a->run, r, sizeof r);
 }
 
 static void alternate_factors(info *a, const info *b)
@@ -302,14 +310,12 @@ static void alternate_factors(info *a, const info *b)
 
 static void repeat(info *a, unsigned min, long max)
 {
-    info r = *a;
-    run_repeat(&r, min, max);
+    runs r[RX_RUN_CLASSES];
+    memcpy(r, a->run, sizeof r);
+    for (int k = 0; k < RX_RUN_CLASSES; k++)
+        run_repeat(&r[k], min, max);
     repeat_factors(a, min, max);
-    a->full = r.full;
-    a->rmin = r.rmin;
-    a->pre = r.pre;
-    a->suf = r.suf;
-    a->in = r.in;
+    memcpy(a->run, r, sizeof r);
 }
 
 static void repeat_factors(info *a, unsigned min, long max)
@@ -540,10 +546,14 @@ static void parse_class(parser *ps, info *out)
                 count++;
             }
     }
-    int sub = !neg && !wide && count > 0;   /* a subset of RX_RUN_CLASS */
-    for (unsigned c = 0; sub && c < 128; c++)
-        if ((bits[c >> 3] >> (c & 7) & 1) && !run_byte((unsigned char)c))
-            sub = 0;
+    int sub[RX_RUN_CLASSES];             /* a subset of each run class */
+    for (int k = 0; k < RX_RUN_CLASSES; k++) {
+        sub[k] = !neg && !wide && count > 0;
+        for (unsigned c = 0; sub[k] && c < 128; c++)
+            if ((bits[c >> 3] >> (c & 7) & 1) &&
+                !rx_run_byte(k, (unsigned char)c))
+                sub[k] = 0;
+    }
     if (neg || wide || count == 0 || count > 6) {
         info_none(out);
     } else {
@@ -555,12 +565,13 @@ static void parse_class(parser *ps, info *out)
                 (void)set_add(&out->set, &ch, 1);
             }
     }
-    if (sub) {
-        out->full = 1;
-        out->rmin = out->pre = out->suf = out->in = 1;
-    } else {
-        run_none(out);
-    }
+    run_none(out);
+    for (int k = 0; k < RX_RUN_CLASSES; k++)
+        if (sub[k]) {
+            out->run[k].full = 1;
+            out->run[k].rmin = out->run[k].pre = out->run[k].suf =
+                out->run[k].in = 1;
+        }
 }
 
 static void parse_alt(parser *ps, info *out);
@@ -798,12 +809,12 @@ static int analyze(const char *pattern, info *root)
     return ps.bad || ps.p != ps.end ? -1 : 0;
 }
 
-unsigned rx_run_of(const char *pattern)
+unsigned rx_run_of(const char *pattern, int cls)
 {
     info root;
-    if (analyze(pattern, &root) != 0)
+    if (cls < 0 || cls >= RX_RUN_CLASSES || analyze(pattern, &root) != 0)
         return 0;
-    return root.full ? root.rmin : root.in;
+    return root.run[cls].full ? root.run[cls].rmin : root.run[cls].in;
 }
 
 unsigned rx_factors_of(const char *pattern, rx_factors *out)

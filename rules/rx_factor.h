@@ -1,7 +1,7 @@
 /*
  * rx_factor.h - literal factors of a regex: strings of which every match
- * of the pattern contains at least one; and runs of digits every match
- * holds.
+ * of the pattern contains at least one; and runs of digits and separators
+ * every match holds.
  *
  * A Hyperscan prefilter of all regex rules in one database reads text at
  * about 1 GB/s with the baseline's fourteen patterns, as much time as the
@@ -9,8 +9,8 @@
  * carry a literal that every match must hold (`AKIA`, `xoxb-`, `@`), and
  * a literal database of those few strings reads text at 8-20 GB/s; the
  * rule's own prefilter then runs only on an output that holds one.
- * Number patterns (ID, phone, card) carry no literal but a long run of
- * digits, spaces and hyphens (rx_run_of), and are gated on that instead.
+ * Number patterns (ID, phone, card, IPv4) carry no literal but a long run
+ * of digits and separators (rx_run_of), and are gated on that instead.
  * The analysis is conservative: anything it does not understand gives no
  * factor and no run, and the rule stays in the combined prefilter.
  */
@@ -37,14 +37,21 @@ typedef struct rx_factors {
 unsigned rx_factors_of(const char *pattern, rx_factors *out);
 
 /*
- * Runs of digits, spaces and hyphens (RX_RUN_CLASS: the bytes of numbers
- * as people write them, 138 1234 5678, 6222-0200-...): the length of a
- * run of them that every match of `pattern` (as above) holds, 0 if none
- * is known. A PRC ID number's pattern holds 17, a phone number's 11, a
- * card number's 13; an output without such a run cannot match, and most
- * have none (a year is four digits).
+ * Runs of the bytes numbers are written with. RX_RUN_NUMBER: digits,
+ * spaces and hyphens (138 1234 5678, 6222-0200-...); RX_RUN_DOTTED:
+ * digits and dots (192.168.0.1). rx_run_of gives the length of a run of
+ * class `cls` that every match of `pattern` (as above) holds, 0 if none
+ * is known: a PRC ID number's pattern holds 17 of the first class, a
+ * phone number's 11, a card number's 13; an IPv4 address holds 7 of the
+ * second. An output without such a run cannot match, and most have none
+ * (a year is four digits, a date ten).
  */
-#define RX_RUN_CLASS "0-9, space, hyphen"
-unsigned rx_run_of(const char *pattern);
+#define RX_RUN_NUMBER 0
+#define RX_RUN_DOTTED 1
+#define RX_RUN_CLASSES 2
+unsigned rx_run_of(const char *pattern, int cls);
+
+/* Is byte c one of class cls's? */
+int rx_run_byte(int cls, unsigned char c);
 
 #endif

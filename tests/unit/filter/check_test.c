@@ -258,10 +258,10 @@ static void a_term_with_a_run_across_its_own_space_matches(void **state)
     free(dir);
 }
 
-/* Rules whose matches hold a long run of digits, spaces and hyphens are
- * looked at only when the text holds one (rx_run_of): a number at any
- * offset, across the 64-byte blocks of the scan for runs, is found, and
- * a run one byte short opens nothing. */
+/* Rules whose matches hold a long run of digits, spaces and hyphens (or
+ * of digits and dots) are looked at only when the text holds one
+ * (rx_run_of): a number at any offset, across the 64-byte blocks of the
+ * scan for runs, is found, and a run one byte short opens nothing. */
 static void number_rules_are_found_at_every_offset(void **state)
 {
     static const char *yaml =
@@ -269,7 +269,9 @@ static void number_rules_are_found_at_every_offset(void **state)
         "rules:\n"
         "  - {id: num, action: redact, regex: '(?<![0-9])[0-9]{12}(?![0-9])'}\n"
         "  - {id: tel, action: redact,\n"
-        "     regex: '1[3-9][0-9][ -][0-9]{4}[ -][0-9]{4}'}\n";
+        "     regex: '1[3-9][0-9][ -][0-9]{4}[ -][0-9]{4}'}\n"
+        "  - {id: ip, action: redact,\n"
+        "     regex: '(?<![0-9.])(?:[0-9]{1,3}\\.){3}[0-9]{1,3}(?![0-9.])'}\n";
     char *dir = write_policy(yaml, NULL, NULL);
     sluice_policy *p = NULL;
     sluice_engine *e = NULL;
@@ -299,6 +301,10 @@ static void number_rules_are_found_at_every_offset(void **state)
         expect_rule(&f, text, "tel", 1);
         snprintf(text + off, sizeof text - off, " 138-1234-567 z");
         expect_rule(&f, text, "tel", 0);
+        snprintf(text + off, sizeof text - off, " 10.0.0.1 z 1.2.3");
+        expect_rule(&f, text, "ip", 1);
+        snprintf(text + off, sizeof text - off, " 1.2.3 z 4.5.6");
+        expect_rule(&f, text, "ip", 0);
     }
     sluice_engine_free(e);
     sluice_policy_unref(p);

@@ -137,6 +137,7 @@ static uint64_t rng(uint64_t *s)
 
 static const char letters[] = "abc@_";   /* five bytes each */
 static const char numbers[] = "1 -0a";
+static const char dotted[] = "1.0-a";
 
 static void gen(uint64_t *s, char *out, size_t cap, int depth,
     const char *alphabet)
@@ -171,10 +172,10 @@ static void gen(uint64_t *s, char *out, size_t cap, int depth,
                 rng(s) % 2 ? "=" : "<!", a);
         } else if (k == 12) {
             strcpy(atom, rng(s) % 2 ? "\\b" : "^");
-        } else if (alphabet == numbers && rng(s) % 2) {
+        } else if (alphabet != letters && rng(s) % 2) {
             static const char *cl[] = { "[0-9]", "[ -]", "\\d", "[0-9a]",
-                "\\s", "\\-" };
-            strcpy(atom, cl[rng(s) % 6]);
+                "\\s", "\\-", "[0-9.]", "\\." };
+            strcpy(atom, cl[rng(s) % 8]);
         } else {
             snprintf(atom, sizeof atom, "\\%c", rng(s) % 2 ? '.' : '@');
         }
@@ -258,11 +259,12 @@ static void every_match_holds_a_factor(void **state)
 }
 
 /* The longest run of digits, spaces and hyphens in s[0..n). */
-static size_t longest_run(const char *s, size_t n)
+static size_t longest_run(int cls, const char *s, size_t n)
 {
     size_t best = 0, cur = 0;
     for (size_t i = 0; i < n; i++) {
-        int in = (s[i] >= '0' && s[i] <= '9') || s[i] == ' ' || s[i] == '-';
+        int in = (s[i] >= '0' && s[i] <= '9') || (cls == RX_RUN_NUMBER ?
+            s[i] == ' ' || s[i] == '-' : s[i] == '.');
         cur = in ? cur + 1 : 0;
         if (cur > best)
             best = cur;
@@ -270,34 +272,45 @@ static size_t longest_run(const char *s, size_t n)
     return best;
 }
 
+#define N RX_RUN_NUMBER
+#define D RX_RUN_DOTTED
+#define run_of(cls, pattern) rx_run_of(pattern, cls)
+
 static void runs_of_the_baseline_patterns(void **state)
 {
     (void)state;
     /* the PRC ID, mobile, card and passport numbers of policies/baseline */
-    assert_int_equal(rx_run_of("(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])"),
+    assert_int_equal(run_of(N, "(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])"),
         17);
-    assert_int_equal(rx_run_of("(?<![0-9])(?:(?:\\+|00)?86[ -]?)?1[3-9][0-9]"
+    assert_int_equal(run_of(N, "(?<![0-9])(?:(?:\\+|00)?86[ -]?)?1[3-9][0-9]"
         "(?:[0-9]{8}|[ -][0-9]{4}[ -][0-9]{4})(?![0-9])"), 11);
-    assert_int_equal(rx_run_of("(?<![0-9+])[1-9][0-9]{3}(?:[ -]?[0-9]){9,15}"
+    assert_int_equal(run_of(N, "(?<![0-9+])[1-9][0-9]{3}(?:[ -]?[0-9]){9,15}"
         "(?![0-9Xx])"), 13);
-    assert_int_equal(rx_run_of("(?<![A-Za-z0-9_-])(?:[EG][0-9]{8}|"
+    assert_int_equal(run_of(N, "(?<![A-Za-z0-9_-])(?:[EG][0-9]{8}|"
         "E[A-HJ-NP-Z][0-9]{7})(?![A-Za-z0-9_-])"), 7);
     /* an IPv4 address: dots between its digits */
-    assert_true(rx_run_of("(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+    assert_true(run_of(N, "(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
         "\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])") <= 3);
     /* \d may be any decimal digit (UCP): not counted */
-    assert_int_equal(rx_run_of("\\d{12}"), 0);
-    assert_int_equal(rx_run_of("[0-9]{4}(?=x)[0-9]{4}"), 8);
-    assert_int_equal(rx_run_of("[0-9]{4}(?i)[0-9]{4}"), 0);
-    assert_int_equal(rx_run_of("(?:[0-9]{6}|[0-9]{3}a[0-9]{3})"), 3);
-    assert_int_equal(rx_run_of("a[0-9]*b"), 0);
-    assert_int_equal(rx_run_of("12-34 56"), 8);
+    assert_int_equal(run_of(N, "\\d{12}"), 0);
+    assert_int_equal(run_of(N, "[0-9]{4}(?=x)[0-9]{4}"), 8);
+    assert_int_equal(run_of(N, "[0-9]{4}(?i)[0-9]{4}"), 0);
+    assert_int_equal(run_of(N, "(?:[0-9]{6}|[0-9]{3}a[0-9]{3})"), 3);
+    assert_int_equal(run_of(N, "a[0-9]*b"), 0);
+    assert_int_equal(run_of(N, "12-34 56"), 8);
+    /* digits and dots: an IPv4 address holds 7, a passport number 7 */
+    assert_int_equal(run_of(D, "(?<![0-9A-Za-z_.])(?:(?:25[0-5]|2[0-4][0-9]|"
+        "1[0-9]{2}|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|"
+        "[1-9]?[0-9])(?![0-9A-Za-z_]|\\.[0-9])"), 7);
+    assert_int_equal(run_of(D, "(?<![A-Za-z0-9_-])(?:[EG][0-9]{8}|"
+        "E[A-HJ-NP-Z][0-9]{7})(?![A-Za-z0-9_-])"), 7);
+    assert_int_equal(run_of(D, "[0-9]{3} [0-9]{4}"), 4);
+    assert_int_equal(run_of(N, "[0-9]{3}\\.[0-9]{4}"), 4);
+    assert_int_equal(run_of(D, "v[0-9.]{2,}x"), 2);
 }
 
-static void every_match_holds_its_run(void **state)
+static void match_runs(int cls, uint64_t seed)
 {
-    (void)state;
-    uint64_t seed = 11;
     unsigned patterns = 0, with_run = 0, matches = 0;
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
     assert_non_null(md);
@@ -306,13 +319,14 @@ static void every_match_holds_its_run(void **state)
         int ec;
         PCRE2_SIZE eo;
         pat[0] = '\0';
-        gen(&seed, pat, sizeof pat, 0, numbers);
+        gen(&seed, pat, sizeof pat, 0, cls == RX_RUN_NUMBER ? numbers :
+            dotted);
         pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
             PCRE2_UTF, &ec, &eo, NULL);
         if (re == NULL)
             continue;
         patterns++;
-        unsigned want = rx_run_of(pat);
+        unsigned want = rx_run_of(pat, cls);
         if (want == 0) {
             pcre2_code_free(re);
             continue;
@@ -322,7 +336,8 @@ static void every_match_holds_its_run(void **state)
             char text[48];
             size_t n = (size_t)(rng(&seed) % 40);
             for (size_t i = 0; i < n; i++)
-                text[i] = numbers[rng(&seed) % 5];
+                text[i] = (cls == RX_RUN_NUMBER ? numbers : dotted)
+                    [rng(&seed) % 5];
             text[n] = '\0';
             PCRE2_SIZE start = 0;
             while (start <= n) {
@@ -332,7 +347,7 @@ static void every_match_holds_its_run(void **state)
                     break;
                 PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
                 matches++;
-                if (longest_run(text + ov[0], ov[1] - ov[0]) < want)
+                if (longest_run(cls, text + ov[0], ov[1] - ov[0]) < want)
                     fail_msg("pattern /%s/ matched '%.*s' in '%s', which "
                         "holds no run of %u", pat, (int)(ov[1] - ov[0]),
                         text + ov[0], text, want);
@@ -342,10 +357,17 @@ static void every_match_holds_its_run(void **state)
         pcre2_code_free(re);
     }
     pcre2_match_data_free(md);
-    print_message("%u patterns, %u with a run, %u matches checked\n",
-        patterns, with_run, matches);
+    print_message("class %d: %u patterns, %u with a run, %u matches "
+        "checked\n", cls, patterns, with_run, matches);
     assert_true(with_run > 200);
     assert_true(matches > 1000);
+}
+
+static void every_match_holds_its_run(void **state)
+{
+    (void)state;
+    for (int cls = 0; cls < RX_RUN_CLASSES; cls++)
+        match_runs(cls, 11 + (uint64_t)cls);
 }
 
 int main(void)
