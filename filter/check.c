@@ -1432,17 +1432,6 @@ int check_lang_zh(const sluice_policy *p, size_t first_cjk, size_t end)
     return first_cjk < end;
 }
 
-static char *dup_bytes(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d == NULL)
-        return NULL;
-    if (n > 0)
-        memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
 char *check_redact(const sluice_policy *p, const void *spans, size_t n,
     check_span_fn at, const char *text, size_t len, size_t fcjk,
     size_t *outlen)
@@ -1835,20 +1824,11 @@ int check_run(sluice_policy *p, policy_scratch *s, const char *text,
         sluice_verdict_free(v);
         return rc;
     }
-    if (limited) {
-        /* A regex gave up: fail closed, the text was not fully checked. */
-        v->reason = "regex_limit";
-        if (v->action < SLUICE_BLOCK) {
-            const char *ref = check_lang_zh(p, check_first_cjk(text, len), len)
-                ? p->src->refusal_zh : p->src->refusal_en;
-            char *o = dup_bytes(ref, strlen(ref));
-            if (o == NULL) {
-                sluice_verdict_free(v);
-                return SLUICE_ENOMEM;
-            }
-            verdict_set_output(v, o, strlen(ref));
-            v->action = SLUICE_BLOCK;
-        }
+    /* A regex gave up: fail closed, the text was not fully checked. */
+    if (limited && (rc = verdict_force_block(v, "regex_limit", text, len))
+        != 0) {
+        sluice_verdict_free(v);
+        return rc;
     }
     *out = v;
     return 0;
