@@ -34,9 +34,13 @@ typedef struct runs {
                                longest */
 } runs;
 
-typedef struct info {
+typedef struct facts {
     int exact;
     rx_factors set;     /* exact: the strings; else the requirement */
+} facts;
+
+typedef struct info {
+    facts f;
     runs run[RX_RUN_CLASSES];
 } info;
 
@@ -150,33 +154,42 @@ typedef struct parser {
 
 #define MAX_DEPTH 64
 
-static void info_none(info *x)
+static void facts_none(facts *x)
 {
     x->exact = 0;
     x->set.n = 0;
+}
+
+static void facts_empty(facts *x)
+{
+    x->exact = 1;
+    x->set.n = 1;
+    x->set.len[0] = 0;
+}
+
+static void info_none(info *x)
+{
+    facts_none(&x->f);
     run_none(x);
 }
 
 static void info_empty(info *x)
 {
-    x->exact = 1;
-    x->set.n = 1;
-    x->set.len[0] = 0;
+    facts_empty(&x->f);
     run_empty(x);
 }
 
 static void info_bytes(info *x, const unsigned char *b, size_t n)
 {
+    run_bytes(x, b, n);
     if (n > RX_FACTOR_LEN) {
-        info_none(x);
-        run_bytes(x, b, n);
+        facts_none(&x->f);
         return;
     }
-    run_bytes(x, b, n);
-    x->exact = 1;
-    x->set.n = 1;
-    x->set.len[0] = (unsigned char)n;
-    memcpy(x->set.s[0], b, n);
+    x->f.exact = 1;
+    x->f.set.n = 1;
+    x->f.set.len[0] = (unsigned char)n;
+    memcpy(x->f.set.s[0], b, n);
 }
 
 /* Add s to set unless there; -1 if it does not fit. */
@@ -196,7 +209,7 @@ static int set_add(rx_factors *set, const char *s, size_t n)
 }
 
 /* The requirement an exact set implies: none if it holds "". */
-static void to_needs(info *x)
+static void to_needs(facts *x)
 {
     if (!x->exact)
         return;
@@ -216,7 +229,7 @@ static int common_byte(unsigned char c)
 }
 
 /* How selective a requirement is: its weakest string counts. */
-static unsigned score(const info *x)
+static unsigned score(const facts *x)
 {
     unsigned worst = ~0u;
     if (x->set.n == 0)
@@ -233,21 +246,7 @@ static unsigned score(const info *x)
     return worst * 64u + (RX_FACTOR_MAX - x->set.n);
 }
 
-static void concat_factors(info *a, const info *b);
-static void alternate_factors(info *a, const info *b);
-static void repeat_factors(info *a, unsigned min, long max);
-
-static void concat(info *a, const info *b)
-{
-    runs r[RX_RUN_CLASSES];
-    memcpy(r, a->run, sizeof r);
-    for (int k = 0; k < RX_RUN_CLASSES; k++)
-        run_concat(&r[k], &b->run[k]);
-    concat_factors(a, b);
-    memcpy(a->run, r, sizeof r);
-}
-
-static void concat_factors(info *a, const info *b)
+static void concat_factors(facts *a, const facts *b)
 {
     if (a->exact && b->exact &&
         (size_t)a->set.n * b->set.n <= RX_FACTOR_MAX) {
@@ -267,7 +266,7 @@ static void concat_factors(info *a, const info *b)
             return;
         }
     }
-    info x = *a, y = *b;
+    facts x = *a, y = *b;
     to_needs(&x);
     to_needs(&y);
     *a = score(&y) > score(&x) ? y : x;
@@ -282,19 +281,9 @@ static int set_union(rx_factors *into, const rx_factors *from)
     return 0;
 }
 
-static void alternate(info *a, const info *b)
+static void alternate_factors(facts *a, const facts *b)
 {
-    runs r[RX_RUN_CLASSES];
-    memcpy(r, a->run, sizeof r);
-    for (int k = 0; k < RX_RUN_CLASSES; k++)
-        run_alt(&r[k], &b->run[k]);
-    alternate_factors(a, b);
-    memcpy(a->run, r, sizeof r);
-}
-
-static void alternate_factors(info *a, const info *b)
-{
-    info x = *a, y = *b;
+    facts x = *a, y = *b;
     if (x.exact && y.exact && set_union(&x.set, &y.set) == 0) {
         *a = x;
         return;
@@ -303,40 +292,53 @@ static void alternate_factors(info *a, const info *b)
     to_needs(&x);
     to_needs(&y);
     if (x.set.n == 0 || y.set.n == 0 || set_union(&x.set, &y.set) != 0)
-        info_none(a);
+        facts_none(a);
     else
         *a = x;
 }
 
-static void repeat(info *a, unsigned min, long max)
-{
-    runs r[RX_RUN_CLASSES];
-    memcpy(r, a->run, sizeof r);
-    for (int k = 0; k < RX_RUN_CLASSES; k++)
-        run_repeat(&r[k], min, max);
-    repeat_factors(a, min, max);
-    memcpy(a->run, r, sizeof r);
-}
-
-static void repeat_factors(info *a, unsigned min, long max)
+static void repeat_factors(facts *a, unsigned min, long max)
 {
     if (min == 0) {
         if (max == 1 && a->exact) {
-            info e;
-            info_empty(&e);
-            alternate(a, &e);   /* x?: its strings and "", or nothing */
+            facts e;
+            facts_empty(&e);
+            alternate_factors(a, &e);   /* x?: its strings and "", or
+                                           nothing */
         } else {
-            info_none(a);
+            facts_none(a);
         }
         return;
     }
     if (a->exact && max == (long)min && min <= 8) {
-        info one = *a;
+        facts one = *a;
         for (unsigned k = 1; k < min && a->exact; k++)
-            concat(a, &one);
+            concat_factors(a, &one);
         return;
     }
     to_needs(a);
+}
+
+/* The three ways nodes combine, for both kinds of facts. */
+static void concat(info *a, const info *b)
+{
+    concat_factors(&a->f, &b->f);
+    for (int k = 0; k < RX_RUN_CLASSES; k++)
+        run_concat(&a->run[k], &b->run[k]);
+}
+
+static void alternate(info *a, const info *b)
+{
+    alternate_factors(&a->f, &b->f);
+    for (int k = 0; k < RX_RUN_CLASSES; k++)
+        run_alt(&a->run[k], &b->run[k]);
+}
+
+static void repeat(info *a, unsigned min, long max)
+{
+    repeat_factors(&a->f, min, max);
+    for (int k = 0; k < RX_RUN_CLASSES; k++)
+        run_repeat(&a->run[k], min, max);
 }
 
 static int hexval(unsigned char c)
@@ -557,12 +559,12 @@ static void parse_class(parser *ps, info *out)
     if (neg || wide || count == 0 || count > 6) {
         info_none(out);
     } else {
-        out->exact = 1;
-        out->set.n = 0;
+        out->f.exact = 1;
+        out->f.set.n = 0;
         for (unsigned c = 0; c < 128; c++)
             if (bits[c >> 3] >> (c & 7) & 1) {
                 char ch = (char)c;
-                (void)set_add(&out->set, &ch, 1);
+                (void)set_add(&out->f.set, &ch, 1);
             }
     }
     run_none(out);
@@ -823,9 +825,9 @@ unsigned rx_factors_of(const char *pattern, rx_factors *out)
     out->n = 0;
     if (analyze(pattern, &root) != 0)
         return 0;
-    to_needs(&root);
-    if (root.set.n == 0 || score(&root) < 3u * 64u)
+    to_needs(&root.f);
+    if (root.f.set.n == 0 || score(&root.f) < 3u * 64u)
         return 0;           /* a short common string gates nothing */
-    *out = root.set;
+    *out = root.f.set;
     return out->n;
 }
