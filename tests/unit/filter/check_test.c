@@ -120,6 +120,30 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A fixture of a test's own: policy `yaml` in a new directory, loaded
+   into a new engine; fx_close undoes it. */
+static void fx_open(fx *f, const char *yaml)
+{
+    sluice_error err;
+    memset(&err, 0, sizeof err);
+    f->dir = write_policy(yaml, NULL, NULL);
+    f->p = NULL;
+    f->e = NULL;
+    assert_int_equal(sluice_policy_load(&f->p, f->dir, NULL, &err), 0);
+    assert_int_equal(sluice_engine_new(&f->e, NULL, &err), 0);
+    assert_int_equal(sluice_engine_set_policy(f->e, f->p), 0);
+}
+
+static void fx_close(fx *f)
+{
+    char cmd[600];
+    sluice_engine_free(f->e);
+    sluice_policy_unref(f->p);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f->dir);
+}
+
 static sluice_verdict *check(fx *f, const char *text)
 {
     sluice_verdict *v = NULL;
@@ -232,30 +256,15 @@ static void a_term_with_a_run_across_its_own_space_matches(void **state)
         "rules:\n"
         "  - {id: dog, action: redact, terms: [bad dog], boundary: word,\n"
         "     variants: [repeat]}\n";
-    char *dir = write_policy(yaml, NULL, NULL);
-    sluice_policy *p = NULL;
-    sluice_engine *e = NULL;
-    sluice_error err;
     fx f;
-    char cmd[600];
     (void)state;
-    memset(&err, 0, sizeof err);
-    assert_int_equal(sluice_policy_load(&p, dir, NULL, &err), 0);
-    assert_int_equal(sluice_engine_new(&e, NULL, &err), 0);
-    assert_int_equal(sluice_engine_set_policy(e, p), 0);
-    f.dir = dir;
-    f.p = p;
-    f.e = e;
+    fx_open(&f, yaml);
     expect_rule(&f, "a bad dog here", "dog", 1);
     expect_rule(&f, "a baaad  dogg here", "dog", 1);
     expect_rule(&f, "a bad.dog here", "dog", 1);
     expect_rule(&f, "a badog here", "dog", 0);     /* one d too few */
     expect_rule(&f, "a bad frog here", "dog", 0);
-    sluice_engine_free(e);
-    sluice_policy_unref(p);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
+    fx_close(&f);
 }
 
 /* Rules whose matches hold a long run of digits, spaces and hyphens (or
@@ -272,20 +281,10 @@ static void number_rules_are_found_at_every_offset(void **state)
         "     regex: '1[3-9][0-9][ -][0-9]{4}[ -][0-9]{4}'}\n"
         "  - {id: ip, action: redact,\n"
         "     regex: '(?<![0-9.])(?:[0-9]{1,3}\\.){3}[0-9]{1,3}(?![0-9.])'}\n";
-    char *dir = write_policy(yaml, NULL, NULL);
-    sluice_policy *p = NULL;
-    sluice_engine *e = NULL;
-    sluice_error err;
     fx f;
-    char cmd[600], text[400];
+    char text[400];
     (void)state;
-    memset(&err, 0, sizeof err);
-    assert_int_equal(sluice_policy_load(&p, dir, NULL, &err), 0);
-    assert_int_equal(sluice_engine_new(&e, NULL, &err), 0);
-    assert_int_equal(sluice_engine_set_policy(e, p), 0);
-    f.dir = dir;
-    f.p = p;
-    f.e = e;
+    fx_open(&f, yaml);
     for (size_t off = 0; off < 140; off++) {
         /* filler with short runs of its own: 12 -, 2024 */
         static const char fill[] = "ab 12 -x 2024 y- 1 2 3 q";
@@ -306,11 +305,7 @@ static void number_rules_are_found_at_every_offset(void **state)
         snprintf(text + off, sizeof text - off, " 1.2.3 z 4.5.6");
         expect_rule(&f, text, "ip", 0);
     }
-    sluice_engine_free(e);
-    sluice_policy_unref(p);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
+    fx_close(&f);
 }
 
 /* A leet symbol (| ! @ $ ( +) between letters is read both ways: as the
