@@ -194,6 +194,33 @@ static void gen(uint64_t *s, char *out, size_t cap, int depth,
     }
 }
 
+/* Up to 39 bytes of alphabet (five bytes) into text, NUL-terminated. */
+static size_t random_text(uint64_t *seed, const char *alphabet, char *text)
+{
+    size_t n = (size_t)(rng(seed) % 40);
+    for (size_t i = 0; i < n; i++)
+        text[i] = alphabet[rng(seed) % 5];
+    text[n] = '\0';
+    return n;
+}
+
+/* The next match of re in text[0..n) from *start (mc may be NULL): 1 with
+   [*a, *b) and *start moved past it, or 0. */
+static int next_match(pcre2_code *re, const char *text, size_t n,
+    PCRE2_SIZE *start, pcre2_match_data *md, pcre2_match_context *mc,
+    size_t *a, size_t *b)
+{
+    PCRE2_SIZE *ov;
+    if (*start > n ||
+        pcre2_match(re, (PCRE2_SPTR)text, n, *start, 0, md, mc) < 0)
+        return 0;
+    ov = pcre2_get_ovector_pointer(md);
+    *a = ov[0];
+    *b = ov[1];
+    *start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+    return 1;
+}
+
 static int holds_factor(const rx_factors *f, const char *s, size_t n)
 {
     for (unsigned i = 0; i < f->n; i++)
@@ -229,24 +256,15 @@ static void every_match_holds_a_factor(void **state)
         gated++;
         for (int k = 0; k < 40; k++) {
             char text[48];
-            size_t n = (size_t)(rng(&seed) % 40);
-            for (size_t i = 0; i < n; i++)
-                text[i] = letters[rng(&seed) % 5];
-            text[n] = '\0';
+            size_t n = random_text(&seed, letters, text), a, b;
             PCRE2_SIZE start = 0;
-            while (start <= n) {
-                int rc = pcre2_match(re, (PCRE2_SPTR)text, n, start, 0, md,
-                    NULL);
-                if (rc < 0)
-                    break;
-                PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+            while (next_match(re, text, n, &start, md, NULL, &a, &b)) {
                 matches++;
-                if (!holds_factor(&f, text + ov[0], ov[1] - ov[0]))
+                if (!holds_factor(&f, text + a, b - a))
                     fail_msg("pattern /%s/ matched '%.*s' in '%s', which "
                         "holds none of its %u factors (first '%.*s')", pat,
-                        (int)(ov[1] - ov[0]), text + ov[0], text, f.n,
-                        (int)f.len[0], f.s[0]);
-                start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+                        (int)(b - a), text + a, text, f.n, (int)f.len[0],
+                        f.s[0]);
             }
         }
         pcre2_code_free(re);
@@ -339,24 +357,15 @@ static void match_runs(int cls, uint64_t seed)
         with_run++;
         for (int k = 0; k < 40; k++) {
             char text[48];
-            size_t n = (size_t)(rng(&seed) % 40);
-            for (size_t i = 0; i < n; i++)
-                text[i] = (cls == RX_RUN_NUMBER ? numbers : dotted)
-                    [rng(&seed) % 5];
-            text[n] = '\0';
+            size_t n = random_text(&seed, cls == RX_RUN_NUMBER ? numbers :
+                dotted, text), a, b;
             PCRE2_SIZE start = 0;
-            while (start <= n) {
-                int rc = pcre2_match(re, (PCRE2_SPTR)text, n, start, 0, md,
-                    mc);
-                if (rc < 0)
-                    break;
-                PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+            while (next_match(re, text, n, &start, md, mc, &a, &b)) {
                 matches++;
-                if (longest_run(cls, text + ov[0], ov[1] - ov[0]) < want)
+                if (longest_run(cls, text + a, b - a) < want)
                     fail_msg("pattern /%s/ matched '%.*s' in '%s', which "
-                        "holds no run of %u", pat, (int)(ov[1] - ov[0]),
-                        text + ov[0], text, want);
-                start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+                        "holds no run of %u", pat, (int)(b - a), text + a,
+                        text, want);
             }
         }
         pcre2_code_free(re);
