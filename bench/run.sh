@@ -13,8 +13,11 @@
 # alternation, Sluice, Sluice terms only), regex (the baseline policy's
 # regexes), stream (bench/stream_bench.c: session latency per chunk size),
 # report, threads (bench/peers.c --mode threads: one engine shared by 1
-# and 2 threads, beside a control loop), profile (bench/profile.sh: the
-# share of each stage under perf), redis (bench/redis_bench.c: the Redis
+# and 2 threads, beside a control loop), floor (bench/floor.c: the two
+# stages no check skips, normalization and Hyperscan over its output,
+# timed alone against raw Hyperscan, for BENCH_FLOOR_SETS, default "sw10k
+# sw65k"), profile (bench/profile.sh: the share of each stage under
+# perf), redis (bench/redis_bench.c: the Redis
 # state layer, its own table; it starts its own redis-server and needs no
 # data: BENCH_STAGES=redis runs it alone).
 #
@@ -41,7 +44,7 @@ cd "$ROOT" || exit 2
 BUILD=${BUILD:-build}
 BIN=$BUILD/bench
 DATA=${SLUICE_DATA:-$ROOT/../shared/data}
-DEFAULT_STAGES="data throughput regex stream report threads profile redis"
+DEFAULT_STAGES="data throughput regex stream report threads floor profile redis"
 STAGES=${BENCH_STAGES:-$DEFAULT_STAGES}
 SETS=${BENCH_SETS:-"sw10k sw65k jieba349k"}
 TIMEOUT=${BENCH_TIMEOUT:-900}
@@ -184,6 +187,23 @@ stage_threads() {
             printf "| %s | %d | %.2f | %.0f | %.2fx | %.2fx | %.2fx |\n", k, f[2],
                 f[4] / 1e6, f[4] / 1e6 / f[6], w1[k] / f[6], cw1[k] / f[8],
                 f[7] / c1[k] } }' "$out"
+}
+
+# How near raw Hyperscan a normalizing pipeline can get (bench/floor.c).
+stage_floor() {
+    local set out=$BIN/floor.md
+    if [ ! -x "$BIN/floor" ]; then
+        echo "bench: no $BIN/floor; floor stage skipped" >&2
+        return 0
+    fi
+    : >"$out"
+    for set in ${BENCH_FLOOR_SETS:-sw10k sw65k}; do
+        run_prog_to "$out" "$set: floor" "$BIN/floor" --data "$DATA" \
+            --set "$set"
+        echo >>"$out"
+    done
+    echo
+    cat "$out"
 }
 
 # Where a check's time goes, stage by stage (bench/profile.sh, perf).
