@@ -1579,6 +1579,21 @@ typedef struct wr {
                                 only: norm_text_lazy) */
 } wr;
 
+/*
+ * norm_text_lazy's checkpoints, written from inside the normalizer's loop
+ * as it passes every LAZY_STEP input bytes: a call of the loop per step
+ * cost English text 15 %, and without it the steps can be short, which
+ * keeps the windows rebuilt around hits short.
+ */
+#define LAZY_STEP 64u
+
+typedef struct cksink {
+    norm_ckpt *ck;
+    size_t n;
+    size_t next;             /* input offset at or after which the next
+                                one goes */
+} cksink;
+
 /* One norm_feed call's working state. */
 typedef struct fctx {
     const norm_tables *t;
@@ -1603,6 +1618,7 @@ typedef struct fctx {
     unsigned av;             /* ASCII variant: casefold | leet << 1 */
     uint32_t base;           /* original offset of in[0], mod 2^32 */
     size_t invalid;
+    cksink *ks;              /* norm_text_lazy's checkpoints, else NULL */
     wr w;
 } fctx;
 
@@ -1670,6 +1686,37 @@ static inline unsigned gap_add(unsigned g, unsigned cls)
     unsigned cnt = g & NORM_GAP_COUNT;
     return (g & ~NORM_GAP_COUNT) | (cnt + (cnt < NORM_GAP_COUNT)) |
         (cls & (C_SPACE | C_BREAK));
+}
+
+/* Checkpoint (i, o, g) into k; returns where the next one goes. */
+static size_t ck_put(cksink *k, size_t i, size_t o, unsigned g)
+{
+    norm_ckpt *q = &k->ck[k->n++];
+    q->in = (uint32_t)i;
+    q->out = (uint32_t)o;
+    q->gap = (uint8_t)g;
+    return k->next = i + LAZY_STEP;
+}
+
+/*
+ * The pending gap at p[i] after the ASCII bytes p[i0..i), g0 before
+ * them: the noise after the last byte kept (all of it, and g0, if none
+ * was kept).
+ */
+static inline unsigned ascii_gap(const uint8_t *cls, unsigned nm,
+    const unsigned char *p, size_t i0, size_t i, unsigned g0)
+{
+    size_t k, cnt = 0;
+    unsigned bits = 0;
+    for (k = i; k > i0 && (cls[p[k - 1]] & nm); k--) {
+        cnt++;
+        bits |= cls[p[k - 1]] & (C_SPACE | C_BREAK);
+    }
+    if (k == i0) {                       /* all noise: the gap goes on */
+        cnt += g0 & NORM_GAP_COUNT;
+        bits |= g0 & ~NORM_GAP_COUNT;
+    }
+    return bits | (unsigned)(cnt < 15 ? cnt : 15);
 }
 
 /* Store x little-endian (compilers merge these into one store). */
@@ -1930,10 +1977,15 @@ static inline size_t ascii_fast(const fctx *c, wr *w,
  * leaving those bytes to the scalar loop.
  */
 __attribute__((target("ssse3,popcnt")))
-static size_t ascii_simd(const norm_tables *t, unsigned v, int skip,
-    const unsigned char *p, size_t i, size_t end, size_t lim,
-    unsigned char *text, size_t *po)
+static size_t ascii_simd(const fctx *c, const unsigned char *p, size_t i,
+    size_t end, size_t lim, unsigned char *text, size_t *po, unsigned g0)
 {
+    const norm_tables *t = c->t;
+    const unsigned v = c->av;
+    const int skip = c->noisemask != 0;
+    const size_t i0 = i;
+    cksink *ks = c->ks;
+    size_t next = ks != NULL ? ks->next : SIZE_MAX;
     const __m128i lo = _mm_loadu_si128((const __m128i *)t->nib_lo[v][skip]);
     const __m128i hi = _mm_loadu_si128((const __m128i *)t->nib_hi[v][skip]);
     const __m128i m0f = _mm_set1_epi8(0x0F), zero = _mm_setzero_si128();
@@ -1966,6 +2018,9 @@ static size_t ascii_simd(const norm_tables *t, unsigned v, int skip,
         _mm_storel_epi64((__m128i *)(text + o), _mm_shuffle_epi8(x, s1));
         o += (size_t)__builtin_popcount(k1);
         i += n;
+        if (i >= next)                   /* a checkpoint after the block */
+            next = ck_put(ks, i, o,
+                ascii_gap(c->acls, c->noisemask, p, i0, i, g0));
         if (na != 0)
             break;
     }
@@ -1981,13 +2036,14 @@ static inline size_t ascii_text(const fctx *c, wr *w,
     const uint8_t *map = c->amap, *cls = c->acls;
     const unsigned nm = c->noisemask;
     unsigned char *text = w->text;
-    size_t o = w->o, i0 = i, k, cnt = 0;
-    unsigned bits = 0;
+    size_t o = w->o, i0 = i;
 #ifdef SIMD_ASCII
     if (c->t->simd[c->av] != 0)
-        i = ascii_simd(c->t, c->av, nm != 0, p, i, end,
-            c->over ? len : end, text, &o);
+        i = ascii_simd(c, p, i, end, c->over ? len : end, text, &o, w->g);
 #endif
+    /* the byte loops leave checkpoints to span_impl: stop at the next */
+    if (c->ks != NULL && c->ks->next < end)
+        end = c->ks->next > i ? c->ks->next : i;
 #define TEXT_STEP(j) do {                                                 \
         unsigned b_ = p[i + (j)];                                         \
         text[o] = map[b_];                                                \
@@ -2000,16 +2056,8 @@ static inline size_t ascii_text(const fctx *c, wr *w,
     for (; i < end && p[i] < 0x80; i++)
         TEXT_STEP(0);
 #undef TEXT_STEP
-    for (k = i; k > i0 && (cls[p[k - 1]] & nm); k--) {
-        cnt++;
-        bits |= cls[p[k - 1]] & (C_SPACE | C_BREAK);
-    }
-    if (k == i0) {                       /* all noise: the gap goes on */
-        cnt += w->g & NORM_GAP_COUNT;
-        bits |= w->g & ~NORM_GAP_COUNT;
-    }
     w->o = o;
-    w->g = bits | (unsigned)(cnt < 15 ? cnt : 15);
+    w->g = ascii_gap(cls, nm, p, i0, i, w->g);
     return i;
 }
 
@@ -2209,21 +2257,29 @@ static inline __attribute__((always_inline)) size_t span_impl(fctx *c,
         c->kindmask, c->base, c->rep, !c->rep && !meta, c->c2,
         c->noisemask ? CJK2_BREAK : CJK2_PLAIN, c->m3 };
     const int swar = c->swar, rep = c->rep;
+    cksink *ks = meta ? NULL : c->ks;
     wr w = c->w;
     w.meta = meta;   /* a constant in each instance below */
     while (i < end) {
         unsigned b0 = p[i], r, n;
         uint32_t cp, u, s;
         int bad = 0;
+        size_t stop = end;
+        if (ks != NULL) {
+            if (i >= ks->next)
+                ck_put(ks, i, w.o, w.g);
+            if (ks->next < end)
+                stop = ks->next;
+        }
         if (b0 < 0x80) {
             if (swar)
-                i = ascii_swar(c, &w, p, i, end);
+                i = ascii_swar(c, &w, p, i, stop);
             i = rep ? ascii_rep(c, &w, p, i, end) :
                 ascii_fast(c, &w, p, i, end, len);
             continue;
         }
         if ((b0 & 0xF0) == 0xE0) {
-            size_t j = cjk_run(h, &w, p, i, end, len);
+            size_t j = cjk_run(h, &w, p, i, stop, len);
             if (j != i) {
                 i = j;
                 continue;
@@ -2475,13 +2531,12 @@ int norm_text(const norm_tables *t, unsigned flags, const char *in,
  * the window's entries are exactly the full normalization's.
  * ---------------------------------------------------------------------- */
 
-#define LAZY_STEP 128u
-
 int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
     size_t len, uint64_t base, norm_out *out)
 {
     const unsigned char *p = (const unsigned char *)in;
     norm_state st;
+    cksink ks;
     fctx c;
     size_t i = 0, nck;
     int rc;
@@ -2506,15 +2561,14 @@ int norm_text_lazy(const norm_tables *t, unsigned flags, const char *in,
         out->ck = q;
         out->capck = nck;
     }
-    out->nck = 0;
-    while (i < len) {
-        size_t end = len - i > LAZY_STEP ? i + LAZY_STEP : len;
-        norm_ckpt *k = &out->ck[out->nck++];
-        k->in = (uint32_t)i;
-        k->out = (uint32_t)c.w.o;
-        k->gap = (uint8_t)c.w.g;
-        i = span_text(&c, p, i, end, len, 1);
-    }
+    ks.ck = out->ck;
+    ks.n = 0;
+    ks.next = 0;
+    c.ks = &ks;
+    if (len > 0)
+        i = span_text(&c, p, 0, len, len, 1);
+    assert(i == len && ks.n <= nck);
+    out->nck = ks.n;
     out->len = c.w.o;
     out->tail_gap = (uint8_t)c.w.g;
     out->invalid = c.invalid;
@@ -2558,6 +2612,20 @@ static const norm_ckpt *ckpt_before(const norm_out *lz, size_t first)
     return &lz->ck[lo];
 }
 
+/* The first checkpoint of lz whose output offset is past last, or NULL. */
+static const norm_ckpt *ckpt_after(const norm_out *lz, size_t last)
+{
+    size_t lo = 0, hi = lz->nck;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (lz->ck[mid].out <= last)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < lz->nck ? &lz->ck[lo] : NULL;
+}
+
 int norm_window_cover(const norm_tables *t, unsigned flags, const char *in,
     size_t len, const norm_out *lz, size_t first, size_t last,
     norm_out *win, norm_wcur *cur)
@@ -2573,11 +2641,23 @@ int norm_window_cover(const norm_tables *t, unsigned flags, const char *in,
         cur->base = k->out;
         cur->valid = 1;
     }
-    while (cur->pos < len && cur->base + win->len <= last)
-        if ((rc = window_feed(t, &cur->st, in, len, &cur->pos, win)) != 0) {
+    while (cur->pos < len && cur->base + win->len <= last) {
+        /* up to the first checkpoint past `last`: its input yields every
+           entry before its output offset. A feed that ends on what looks
+           like the start of a sequence holds it back (the whole text read
+           it as ill-formed), so the next feed takes one more step. */
+        const norm_ckpt *e = ckpt_after(lz, last);
+        size_t to = e != NULL ? e->in : len;
+        if (to <= cur->pos)
+            to = len - cur->pos > LAZY_STEP ? cur->pos + LAZY_STEP : len;
+        rc = norm_feed(t, &cur->st, in + cur->pos, to - cur->pos, to == len,
+            win);
+        if (rc != 0) {
             cur->valid = 0;
             return rc;
         }
+        cur->pos = to;
+    }
     return 0;
 }
 
