@@ -7,6 +7,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -18,8 +19,9 @@
 
 /*
  * Sixty-four bytes give one bit mask per class; a run inside it is found
- * by and-ing the mask with itself shifted (runs of 2, 4, 8, then want),
- * and runs across masks are carried in *cur. Returns 1 once a run of
+ * by and-ing the mask with itself shifted (runs of 2, 4, 8, then want;
+ * most masks of text hold no run of 2 and stop there), and runs across
+ * masks are carried in *cur. Returns 1 once a run of
  * want (>= 1) is found.
  */
 static inline __attribute__((always_inline)) int mask_step(uint64_t m,
@@ -31,8 +33,16 @@ static inline __attribute__((always_inline)) int mask_step(uint64_t m,
         return (*cur += 64) >= want;
     if (*cur + (size_t)__builtin_ctzll(~m) >= want)
         return 1;
-    if (want >= 8) {
+    if (want >= 2) {
         r &= r >> 1;
+        have = 2;
+        if (r == 0) {                /* no two in a row (prose's spaces):
+                                        only the carry is left to find */
+            *cur = (size_t)__builtin_clzll(~m);
+            return 0;
+        }
+    }
+    if (want >= 8) {
         r &= r >> 2;
         r &= r >> 4;
         have = 8;
@@ -74,6 +84,18 @@ static unsigned run_tail(const unsigned char *s, size_t i, size_t n,
     return ask;
 }
 
+/*
+ * The last n (< 64) bytes in a 64-byte block padded with zeros, which
+ * are in no class: the runs they end are exactly the text's.
+ */
+static const unsigned char *pad_tail(unsigned char *pad,
+    const unsigned char *s, size_t n)
+{
+    memcpy(pad, s, n);
+    memset(pad + n, 0, 64 - n);
+    return pad;
+}
+
 static unsigned asked(const unsigned *want)
 {
     unsigned ask = 0;
@@ -93,10 +115,14 @@ static unsigned find_avx2(const unsigned char *s, size_t n,
     const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9),
         sp = _mm256_set1_epi8(' '), hy = _mm256_set1_epi8('-'),
         dot = _mm256_set1_epi8('.');
-    for (; n - i >= 64 && ask != 0; i += 64) {
+    unsigned char pad[64];
+    for (; i < n && ask != 0; i += 64) {
         uint64_t m[RX_RUN_CLASSES] = { 0, 0 };
+        const unsigned char *b = s + i;
+        if (n - i < 64)
+            b = pad_tail(pad, s + i, n - i);
         for (int k = 0; k < 2; k++) {
-            __m256i x = _mm256_loadu_si256((const __m256i *)(s + i + 32 * k));
+            __m256i x = _mm256_loadu_si256((const __m256i *)(b + 32 * k));
             __m256i d = _mm256_sub_epi8(x, zero);
             __m256i dg = _mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d);
             __m256i num = _mm256_or_si256(dg, _mm256_or_si256(
@@ -109,7 +135,7 @@ static unsigned find_avx2(const unsigned char *s, size_t n,
         }
         ask = block_step(m, want, cur, ask);
     }
-    return all & ~run_tail(s, i, n, want, cur, ask);
+    return all & ~ask;
 }
 #endif
 
@@ -122,10 +148,14 @@ static unsigned find_sse2(const unsigned char *s, size_t n,
     const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9),
         sp = _mm_set1_epi8(' '), hy = _mm_set1_epi8('-'),
         dot = _mm_set1_epi8('.');
-    for (; n - i >= 64 && ask != 0; i += 64) {
+    unsigned char pad[64];
+    for (; i < n && ask != 0; i += 64) {
         uint64_t m[RX_RUN_CLASSES] = { 0, 0 };
+        const unsigned char *b = s + i;
+        if (n - i < 64)
+            b = pad_tail(pad, s + i, n - i);
         for (int k = 0; k < 4; k++) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(s + i + 16 * k));
+            __m128i x = _mm_loadu_si128((const __m128i *)(b + 16 * k));
             __m128i d = _mm_sub_epi8(x, zero);
             __m128i dg = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
             __m128i num = _mm_or_si128(dg, _mm_or_si128(
@@ -138,7 +168,7 @@ static unsigned find_sse2(const unsigned char *s, size_t n,
         }
         ask = block_step(m, want, cur, ask);
     }
-    return all & ~run_tail(s, i, n, want, cur, ask);
+    return all & ~ask;
 }
 #endif
 
