@@ -1403,11 +1403,6 @@ size_t check_first_cjk(const char *text, size_t len)
     return SIZE_MAX;
 }
 
-/*
- * Language of a mask or refusal that ends at `end`: the policy's, or with
- * `language: auto` Chinese if an ideograph occurs before `end`. Judging
- * only the text up to the span keeps streamed and whole-text output equal.
- */
 void check_fill_rules(const sluice_policy *p, const uint8_t *fired,
     sluice_verdict *v)
 {
@@ -1427,6 +1422,11 @@ void check_fill_rules(const sluice_policy *p, const uint8_t *fired,
     v->ncats = nc;
 }
 
+/*
+ * Language of a mask or refusal that ends at `end`: the policy's, or with
+ * `language: auto` Chinese if an ideograph occurs before `end`. Judging
+ * only the text up to the span keeps streamed and whole-text output equal.
+ */
 int check_lang_zh(const sluice_policy *p, size_t first_cjk, size_t end)
 {
     const char *l = p->src->language;
@@ -1435,6 +1435,23 @@ int check_lang_zh(const sluice_policy *p, size_t first_cjk, size_t end)
     if (strcmp(l, "en") == 0)
         return 0;
     return first_cjk < end;
+}
+
+const char *check_refusal(const sluice_policy *p, const void *spans,
+    size_t n, check_span_fn at, size_t len, size_t first_cjk)
+{
+    size_t end = len;
+    for (size_t i = 0; i < n; i++) {
+        size_t s, e;
+        uint32_t r;
+        at(spans, i, &s, &e, &r);
+        if (p->rules[r].action == SLUICE_BLOCK) {
+            end = e;
+            break;
+        }
+    }
+    return check_lang_zh(p, first_cjk, end) ? p->src->refusal_zh :
+        p->src->refusal_en;
 }
 
 char *check_redact(const sluice_policy *p, const void *spans, size_t n,
@@ -1569,14 +1586,7 @@ static int decide(sluice_policy *p, policy_scratch *s, const char *text,
     const char *out = text;
     size_t out_len = len;
     if (action == SLUICE_BLOCK) {
-        size_t end = len;
-        for (size_t i = 0; i < n; i++)
-            if (p->rules[c[i].rule].action == SLUICE_BLOCK) {
-                end = c[i].end;
-                break;
-            }
-        out = check_lang_zh(p, fcjk, end) ? p->src->refusal_zh :
-            p->src->refusal_en;
+        out = check_refusal(p, c, n, cand_at, len, fcjk);
         out_len = strlen(out);
     } else if (action == SLUICE_REDACT) {
         out = NULL;

@@ -179,4 +179,14 @@ size_t check_first_cjk(const char *text, size_t len);
  */
 int check_lang_zh(const sluice_policy *p, size_t first_cjk, size_t end);
 
+/*
+ * The refusal that replaces a blocked output: in the language of the text
+ * up to the end of its first blocking span (n spans sorted by start, read
+ * through `at`; with none, the whole len bytes), given the offset of its
+ * first ideograph. Whole-text checks, sessions, the verdict cache and
+ * verdict_force_block all choose it here.
+ */
+const char *check_refusal(const sluice_policy *p, const void *spans,
+    size_t n, check_span_fn at, size_t len, size_t first_cjk);
+
 #endif

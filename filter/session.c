@@ -50,6 +50,16 @@ typedef struct cspan {
     const char *term;      /* borrowed from the policy, or NULL */
 } cspan;
 
+/* Span i of s->spans, for check_refusal. */
+static void cspan_at(const void *spans, size_t i, size_t *start,
+    size_t *end, uint32_t *rule)
+{
+    const cspan *c = (const cspan *)spans + i;
+    *start = (size_t)c->start;
+    *end = (size_t)c->end;
+    *rule = c->rule;
+}
+
 struct sluice_session {
     sluice_engine *engine;
     sluice_policy *pol;         /* pinned reference */
@@ -637,17 +647,9 @@ static int make_verdict(sluice_session *s, sluice_verdict **out)
     v->nspans = s->nspans < s->max_spans ? s->nspans : s->max_spans;
     v->truncated = s->nspans > s->max_spans;
     const char *o = "";
-    if (v->action == SLUICE_BLOCK) {
-        uint64_t end = s->total;
-        for (size_t i = 0; i < s->nspans; i++)
-            if (p->rules[s->spans[i].rule].action == SLUICE_BLOCK) {
-                end = s->spans[i].end;
-                break;
-            }
-        o = check_lang_zh(p, (size_t)(s->first_cjk == UINT64_MAX ? SIZE_MAX :
-            s->first_cjk), (size_t)end) ? p->src->refusal_zh :
-            p->src->refusal_en;
-    }
+    if (v->action == SLUICE_BLOCK)
+        o = check_refusal(p, s->spans, s->nspans, cspan_at, (size_t)s->total,
+            s->first_cjk == UINT64_MAX ? SIZE_MAX : (size_t)s->first_cjk);
     if (verdict_lists(v, nr, v->nspans, o, strlen(o)) != 0)
         goto nomem;
     check_fill_rules(p, s->fired, v);

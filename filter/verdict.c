@@ -254,8 +254,8 @@ int verdict_force_block(sluice_verdict *v, const char *reason,
         len = v->output ? v->output_len : 0;
     }
     if (v->action != SLUICE_BLOCK || v->output == NULL) {
-        const char *ref = check_lang_zh(p, check_first_cjk(text, len), len) ?
-            p->src->refusal_zh : p->src->refusal_en;
+        const char *ref = check_refusal(p, NULL, 0, NULL,
+            len, check_first_cjk(text, len));
         size_t n = strlen(ref);
         char *o = malloc(n + 1);
         if (o == NULL)

@@ -209,19 +209,13 @@ static int fill_output(sluice_policy *p, sluice_verdict *v, const uint32_t *ri,
 {
     size_t fcjk = v->action >= SLUICE_REDACT ? check_first_cjk(text, len) :
         SIZE_MAX;
+    cached_spans cs = { v->spans, ri };
     if (v->action == SLUICE_BLOCK) {
-        size_t end = len;
-        for (size_t i = 0; i < v->nspans; i++)
-            if (p->rules[ri[i]].action == SLUICE_BLOCK) {
-                end = v->spans[i].end;
-                break;
-            }
-        const char *ref = check_lang_zh(p, fcjk, end) ? p->src->refusal_zh :
-            p->src->refusal_en;
+        const char *ref = check_refusal(p, &cs, v->nspans, cached_at, len,
+            fcjk);
         v->output_len = strlen(ref);
         v->output = dup_bytes(ref, v->output_len);
     } else if (v->action == SLUICE_REDACT) {
-        cached_spans cs = { v->spans, ri };
         v->output = check_redact(p, &cs, v->nspans, cached_at, text, len,
             fcjk, &v->output_len);
     } else {
