@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "filter/check.h"
+#include "filter/utf8.h"
 #include "filter/runscan.h"
 #include "filter/verdict.h"
 
@@ -1750,11 +1751,8 @@ static int match_all(sluice_policy *p, policy_scratch *s, const char *text,
     if (!have_invalid && normalized) {
         *invalid = 1;   /* unknown: regexes then read a sanitized copy */
     } else if (!have_invalid) {
-        norm_out *o = &s->norm[0];
-        norm_out_reset(o);
-        if (norm_text(p->nt, 0, text, len, o) != 0)
-            return SLUICE_ENOMEM;
-        *invalid = o->invalid;
+        /* no term stream counted them (a policy of regex rules only) */
+        *invalid = utf8_count_ill((const unsigned char *)text, len);
     }
     return 0;
 }

@@ -5,6 +5,9 @@
  */
 #include "filter/utf8.h"
 
+#include <stdint.h>
+#include <string.h>
+
 /* The range of s[1] after lead byte c, and how many bytes c needs (0:
    c starts no sequence). */
 static size_t lead(unsigned char c, unsigned char *lo, unsigned char *hi)
@@ -61,4 +64,37 @@ size_t utf8_ill_len(const unsigned char *s, size_t n)
     unsigned char lo, hi;
     size_t need = lead(s[0], &lo, &hi);
     return need == 0 ? 1 : fitting(s, n, need, lo, hi);
+}
+
+size_t utf8_count_ill(const unsigned char *s, size_t n)
+{
+    size_t i = 0, bad = 0, k;
+    while (i < n) {
+        uint64_t w;
+        /* ASCII eight bytes at a time */
+        while (n - i >= 8 && (memcpy(&w, s + i, 8),
+                   (w & 0x8080808080808080ull) == 0))
+            i += 8;
+        if (i >= n)
+            break;
+        unsigned char c = s[i];
+        /* the common sequences inline: two bytes, and three outside the
+           leads whose second byte has a narrower range (E0, ED) */
+        if (c >= 0xE1 && c <= 0xEF && c != 0xED && n - i >= 3 &&
+            (s[i + 1] & 0xC0) == 0x80 && (s[i + 2] & 0xC0) == 0x80) {
+            i += 3;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF && n - i >= 2 &&
+            (s[i + 1] & 0xC0) == 0x80) {
+            i += 2;
+            continue;
+        }
+        if ((k = utf8_valid(s + i, n - i)) == 0) {
+            bad++;
+            k = utf8_ill_len(s + i, n - i);
+        }
+        i += k;
+    }
+    return bad;
 }

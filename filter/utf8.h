@@ -18,4 +18,8 @@ size_t utf8_valid(const unsigned char *s, size_t n);
    it, at least 1. */
 size_t utf8_ill_len(const unsigned char *s, size_t n);
 
+/* Ill-formed sequences in s[0..n): the U+FFFDs the normalizer reads
+   there (its `invalid` count), without normalizing. */
+size_t utf8_count_ill(const unsigned char *s, size_t n);
+
 #endif

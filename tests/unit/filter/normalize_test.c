@@ -35,6 +35,7 @@
 #include <unicode/utrans.h>
 
 #include "filter/normalize.h"
+#include "filter/utf8.h"
 #include "testutil.h"
 
 #define D NORM_DEFAULT
@@ -979,6 +980,29 @@ static void lazy_windows_equal_the_whole_normalization(void **state)
     norm_out_free(&win);
 }
 
+/* A policy of regex rules alone counts ill-formed UTF-8 with
+   utf8_count_ill instead of normalizing: it must count as the normalizer
+   does, ASCII runs of every length (its fast path) included. */
+static void utf8_count_ill_counts_as_the_normalizer(void **state)
+{
+    static char in[4096];
+    norm_out o;
+    uint64_t seed = 5;
+    norm_out_init(&o);
+    for (int it = 0; it < 4000; it++) {
+        size_t len = it & 1 ? random_ascii_text(&seed, in, sizeof in) :
+            random_text(&seed, in, sizeof in, 300);
+        for (size_t cut = 0; cut <= len; cut += 1 + len / 7) {
+            norm_out_reset(&o);
+            assert_int_equal(norm_text(tabs(state), 0, in + cut, len - cut,
+                &o), 0);
+            assert_int_equal(utf8_count_ill((const unsigned char *)in + cut,
+                len - cut), o.invalid);
+        }
+    }
+    norm_out_free(&o);
+}
+
 static void feeding_one_byte_at_a_time_gives_the_whole_text(void **state)
 {
     static const char in[] = "傻\xE2\x80\x8B逼 f.u.c.k ｆｕｃｋ 五星紅旗 aaa"
@@ -1440,6 +1464,7 @@ int main(void)
         cmocka_unit_test(every_flag_combination_agrees_with_the_model),
         cmocka_unit_test(lazy_windows_equal_the_whole_normalization),
         cmocka_unit_test(feeding_one_byte_at_a_time_gives_the_whole_text),
+        cmocka_unit_test(utf8_count_ill_counts_as_the_normalizer),
         cmocka_unit_test(nfkc_casefold_matches_icu_for_every_code_point),
         cmocka_unit_test(
             trad_simp_matches_the_transliterator_for_every_ideograph),
