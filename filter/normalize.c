@@ -2169,8 +2169,10 @@ static inline __attribute__((always_inline)) size_t cjk_run(hot h, wr *w, const 
         unsigned n = 3, keep;
         if (h.cjk) {
             /* text only, no repeat: plain ideographs and CJK noise
-               without a branch on which it is */
-            for (; i < end && len - i >= 4; i += 3) {
+               without a branch on which it is; one bound for both i <
+               end and four bytes left to load */
+            const size_t lim = len - 3 < end ? len - 3 : end;
+            for (; i < lim; i += 3) {
                 uint32_t c;
                 v = load32le(p + i);
                 if ((v & 0xC0C0F0u) != 0x8080E0u)
