@@ -1313,6 +1313,34 @@ const char *check_cand_term(const sluice_policy *p, const cand *c)
     return c->slot < r->nterms ? r->terms[c->slot].text : NULL;
 }
 
+/*
+ * Sort candidates as cmp_cand does. They arrive nearly in order (the
+ * automaton reports by end, and spans of one text seldom overlap much),
+ * so an insertion sort with the order inline does it in about one pass;
+ * past a budget of moves (many overlapping hits, or an adversary's text)
+ * it hands the rest to qsort, so no input costs more than n log n by
+ * much. Both sorts are stable.
+ */
+static void sort_cands(cand *c, size_t n)
+{
+    size_t budget = 8 * n + 64;
+    for (size_t i = 1; i < n; i++) {
+        if (cmp_cand(&c[i], &c[i - 1]) >= 0)
+            continue;
+        cand t = c[i];
+        size_t j = i;
+        do {
+            c[j] = c[j - 1];
+            j--;
+        } while (j > 0 && cmp_cand(&t, &c[j - 1]) < 0 && --budget > 0);
+        c[j] = t;
+        if (budget == 0) {
+            qsort(c, n, sizeof *c, cmp_cand);
+            return;
+        }
+    }
+}
+
 static int cmp_cand_stream(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
@@ -1799,7 +1827,7 @@ int check_window(sluice_policy *p, policy_scratch *s, const char *text,
         resolve_all(p, s, w);
     }
     if (s->ncands > 1)
-        qsort(s->cands, s->ncands, sizeof *s->cands, cmp_cand);
+        sort_cands(s->cands, s->ncands);
     apply_allow(s);
     /* one candidate per (start, end, rule): two readings of a stream (or
        two terms of a rule) may find the same span, and a session commits

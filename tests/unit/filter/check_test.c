@@ -267,6 +267,57 @@ static void a_term_with_a_run_across_its_own_space_matches(void **state)
     fx_close(&f);
 }
 
+/* Spans come out sorted by start, then end, however many overlap: terms
+ * of 1..k ideographs over a run of one ideograph overlap k deep, which
+ * with k = 3 the insertion sort of candidates takes alone and with k =
+ * 20 past its budget of moves, where qsort takes over. Every (start,
+ * length) must be there, once, in order. */
+static void overlapping_spans_come_out_sorted(void **state)
+{
+    static const unsigned ks[] = { 3, 20 };
+    (void)state;
+    for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
+        unsigned k = ks[t];
+        char yaml[4096], text[3 * 200 + 1];
+        size_t n = 0, chars = 200, want = 0;
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n,
+            "policy: deep\nversion: 1\nrules:\n"
+            "  - {id: ah, action: flag, terms: [");
+        for (unsigned len = 1; len <= k; len++) {
+            n += (size_t)snprintf(yaml + n, sizeof yaml - n, "%s",
+                len > 1 ? ", " : "");
+            for (unsigned c = 0; c < len; c++)
+                n += (size_t)snprintf(yaml + n, sizeof yaml - n, "啊");
+        }
+        snprintf(yaml + n, sizeof yaml - n, "]}\n");
+        for (size_t c = 0; c < chars; c++)
+            memcpy(text + 3 * c, "啊", 3);
+        text[3 * chars] = '\0';
+        for (unsigned len = 1; len <= k; len++)
+            want += chars - len + 1;
+        fx f;
+        fx_open(&f, yaml);
+        sluice_verdict *v = check(&f, text);
+        assert_int_equal(sluice_verdict_span_count(v), want);
+        size_t ps = 0, pe = 0;
+        for (size_t i = 0; i < want; i++) {
+            size_t st, en;
+            sluice_span sp;
+            assert_int_equal(sluice_verdict_span(v, i, &sp), 0);
+            st = sp.start;
+            en = sp.end;
+            assert_true(st % 3 == 0 && en % 3 == 0 && en > st &&
+                en - st <= 3 * k);
+            if (i > 0)
+                assert_true(st > ps || (st == ps && en > pe));
+            ps = st;
+            pe = en;
+        }
+        sluice_verdict_free(v);
+        fx_close(&f);
+    }
+}
+
 /* Rules whose matches hold a long run of digits, spaces and hyphens (or
  * of digits and dots) are looked at only when the text holds one
  * (rx_run_of): a number at any offset, across the 64-byte blocks of the
@@ -786,6 +837,7 @@ int main(void)
         cmocka_unit_test(natural_punctuation_is_not_skipped),
         cmocka_unit_test(runs_continue_across_noise),
         cmocka_unit_test(a_term_with_a_run_across_its_own_space_matches),
+        cmocka_unit_test(overlapping_spans_come_out_sorted),
         cmocka_unit_test(number_rules_are_found_at_every_offset),
         cmocka_unit_test(leet_symbols_are_also_read_as_noise),
         cmocka_unit_test(short_chunks_join_only_for_word_rules),
