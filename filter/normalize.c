@@ -2198,6 +2198,32 @@ static inline __attribute__((always_inline)) size_t cjk_run(hot h, wr *w, const 
             }
             if (!(i < end && len - i >= 4))
                 break;
+        } else if (!h.rep) {
+            /* every array, no repeat (windows around hits, sessions):
+               plain ideographs in a loop of their own, every entry of
+               one written with a store per array */
+            const size_t lim = len - 3 < end ? len - 3 : end;
+            for (; i < lim; i += 3) {
+                v = load32le(p + i);
+                if ((v & 0xC0C0F0u) != 0x8080E0u)
+                    break;
+                cp = (v & 0x0Fu) << 12 | (v >> 2 & 0xFC0u) |
+                    (v >> 16 & 0x3Fu);
+                if ((h.c2[cp >> 2] >> ((cp & 3u) << 1) & 3u) != CJK2_PLAIN)
+                    break;
+                s = h.base + (uint32_t)i;
+                uint32_t sv[4] = { s, s, s, s };
+                uint32_t ev[4] = { s + 3, s + 3, s + 3, s + 3 };
+                store32le(text + o, v);
+                memcpy(src + o, sv, sizeof sv);
+                memcpy(src_end + o, ev, sizeof ev);
+                store32le(gap + o, g & 0xFFu);
+                store32le(run + o, 0x01010101u);
+                o += 3;
+                g = 0;
+            }
+            if (!(i < end && len - i >= 4))
+                break;
         }
         v = load32le(p + i);
         u = v & 0xFFFFFFu;
