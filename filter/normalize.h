@@ -139,7 +139,7 @@ typedef struct norm_wcur {
  * Entries [first, last] (last < lz->len) of the stream that `lz`
  * (norm_text_lazy of in[0..len) with `flags`) holds as text only, with
  * every array: win gets the full normalization from a checkpoint at or
- * before `first`. The window `cur` describes grows instead when the
+ * before `first` to the first checkpoint past `last`. The window `cur` describes grows instead when the
  * entries lie at or after its start and that checkpoint is not past
  * where it stopped: entries asked for in order of position then cost one
  * metadata pass over the stretch they span, not one window each. Entry q
