@@ -2300,6 +2300,24 @@ static inline __attribute__((always_inline)) size_t span_impl(fctx *c,
                 stop = ks->next;
         }
         if (b0 < 0x80) {
+            uint64_t x;
+            unsigned run;
+            /* text only: a short ASCII run (a number or a space between
+               ideographs) here, without the calls of the SIMD path */
+            if (!meta && !rep && len - i >= 8 &&
+                (x = load64le(p + i) & HIGH) != 0 &&
+                (run = (unsigned)__builtin_ctzll(x) >> 3) <= stop - i) {
+                const uint8_t *map = c->amap, *cls = c->acls;
+                const unsigned nm = c->noisemask;
+                size_t o = w.o, i0 = i;
+                for (; run > 0; run--, i++) {
+                    w.text[o] = map[p[i]];
+                    o += 1 - (size_t)((cls[p[i]] & nm) >> 7);
+                }
+                w.o = o;
+                w.g = ascii_gap(cls, nm, p, i0, i, w.g);
+                continue;
+            }
             if (swar)
                 i = ascii_swar(c, &w, p, i, stop);
             i = rep ? ascii_rep(c, &w, p, i, end) :
