@@ -1993,7 +1993,9 @@ static size_t ascii_simd(const fctx *c, const unsigned char *p, size_t i,
     const __m128i d20 = _mm_set1_epi8(0x20), d8 = _mm_set1_epi8(8);
     const int lower = t->simd[v] == 2;
     size_t o = *po;
-    while (i < end && lim - i >= 16) {
+    /* i < end and sixteen bytes before lim, as one bound */
+    const size_t stop = lim < 16 ? 0 : lim - 15 < end ? lim - 15 : end;
+    while (i < stop) {
         __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
         /* a block with a non-ASCII byte: its ASCII prefix, then stop */
         unsigned na = (unsigned)_mm_movemask_epi8(x);
