@@ -1,10 +1,11 @@
 /*
  * testutil.h - shared helpers for the cmocka unit tests: where the shared
- * data lives, and reading a file whole.
+ * data lives, reading a file whole, and a seeded random generator.
  */
 #ifndef SLUICE_TESTUTIL_H
 #define SLUICE_TESTUTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,16 @@ static inline char *test_read_file(const char *path, size_t *len)
             *len = (size_t)n;
     }
     return buf;
+}
+
+/* splitmix64: the random tests' generator, the same sequence for a seed
+   on every run. */
+static inline uint64_t test_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
 }
 
 #endif

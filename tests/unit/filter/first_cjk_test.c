@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "filter/check.h"
+#include "testutil.h"
 
 static size_t model(const unsigned char *t, size_t len)
 {
@@ -27,14 +28,6 @@ static size_t model(const unsigned char *t, size_t len)
                 return i;
         }
     return SIZE_MAX;
-}
-
-static uint64_t next_rand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
 }
 
 static void agree(const unsigned char *t, size_t len)
@@ -69,7 +62,7 @@ static void random_texts_agree_with_the_model(void **state)
     for (int it = 0; it < 2000; it++) {
         size_t len = 0;
         while (len < sizeof t - 8) {
-            uint64_t r = next_rand(&seed);
+            uint64_t r = test_rand(&seed);
             if (r % 4 != 0) {            /* an ASCII run of 0..40 bytes */
                 size_t n = (size_t)(r >> 8) % 41;
                 if (n > sizeof t - 8 - len)

@@ -22,16 +22,9 @@
 #include "sluice.h"
 #include "rules/policy.h"
 #include "ledger/ltest.h"
+#include "testutil.h"
 
 #define CHUNKINGS_PER_TEXT 40
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* ---- policies ---------------------------------------------------------- */
 
@@ -628,9 +621,9 @@ static const char *const pieces[] = {
 static size_t gen_text(uint64_t *seed, char *buf, size_t cap)
 {
     size_t np = sizeof pieces / sizeof pieces[0], len = 0;
-    size_t k = 1 + rng_next(seed) % 10;
+    size_t k = 1 + test_rand(seed) % 10;
     for (size_t j = 0; j < k; j++) {
-        const char *pc = pieces[rng_next(seed) % np];
+        const char *pc = pieces[test_rand(seed) % np];
         size_t pl = strlen(pc);
         if (len + pl >= cap)
             break;
@@ -723,7 +716,7 @@ static size_t stream_equal_one(const char *name, sluice_engine *e,
     for (int k = 0; k < CHUNKINGS_PER_TEXT; k++, runs++) {
         size_t nc = 0, at = 0;
         while (at < n && nc < 2048) {
-            size_t c = rng_next(seed) % 7;
+            size_t c = test_rand(seed) % 7;
             cuts[nc++] = c;
             at += c;
         }

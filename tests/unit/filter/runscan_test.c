@@ -14,14 +14,7 @@
 #include <cmocka.h>
 
 #include "filter/runscan.h"
-
-static uint64_t rng(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#include "testutil.h"
 
 static unsigned model(const unsigned char *s, size_t n, const unsigned *want)
 {
@@ -46,19 +39,19 @@ static void every_isa_agrees_with_a_count(void **state)
     unsigned yes[RX_RUN_CLASSES] = { 0, 0 };
     (void)state;
     for (int t = 0; t < 60000; t++) {
-        size_t n = (size_t)(rng(&seed) % 300);
+        size_t n = (size_t)(test_rand(&seed) % 300);
         unsigned want[RX_RUN_CLASSES];
-        unsigned dense = (unsigned)(rng(&seed) % 40);  /* in 40: other */
+        unsigned dense = (unsigned)(test_rand(&seed) % 40);  /* in 40: other */
         unsigned char *buf = malloc(n ? n : 1);
         assert_non_null(buf);
         for (int k = 0; k < RX_RUN_CLASSES; k++)
-            want[k] = rng(&seed) % 4 == 0 ? 0 :
-                1 + (unsigned)(rng(&seed) % 80);
+            want[k] = test_rand(&seed) % 4 == 0 ? 0 :
+                1 + (unsigned)(test_rand(&seed) % 80);
         for (size_t i = 0; i < n; i++) {
-            unsigned k = (unsigned)(rng(&seed) % 40);
-            buf[i] = k < dense ? (unsigned char)other[rng(&seed) % 9] :
+            unsigned k = (unsigned)(test_rand(&seed) % 40);
+            buf[i] = k < dense ? (unsigned char)other[test_rand(&seed) % 9] :
                 k % 3 == 0 ? ' ' : k % 5 == 0 ? '.' : k % 7 == 0 ? '-' :
-                (unsigned char)('0' + rng(&seed) % 10);
+                (unsigned char)('0' + test_rand(&seed) % 10);
         }
         unsigned want_r = model(buf, n, want);
         for (int k = 0; k < RX_RUN_CLASSES; k++)

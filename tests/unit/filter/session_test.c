@@ -25,14 +25,6 @@
 
 #define MIN_CHUNKINGS 10000
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* ---- texts ------------------------------------------------------------- */
 
 typedef struct texts {
@@ -142,9 +134,9 @@ static void add_generated(texts *x, uint64_t *seed, size_t count)
     size_t np = sizeof pieces / sizeof pieces[0];
     char buf[1024];
     for (size_t i = 0; i < count; i++) {
-        size_t len = 0, k = 2 + rng_next(seed) % 12;
+        size_t len = 0, k = 2 + test_rand(seed) % 12;
         for (size_t j = 0; j < k; j++) {
-            const char *pc = pieces[rng_next(seed) % np];
+            const char *pc = pieces[test_rand(seed) % np];
             size_t pl = strlen(pc);
             if (len + pl >= sizeof buf)
                 break;
@@ -415,7 +407,7 @@ static size_t chunking(uint64_t *seed, size_t n, size_t *cuts, int kind)
     size_t nc = 0, pos = 0;
     size_t maxc = kind == 0 ? 1 : kind == 1 ? 4 : kind == 2 ? 16 : 100;
     while (n > 0) {
-        pos += 1 + (kind == 0 ? 0 : rng_next(seed) % maxc);
+        pos += 1 + (kind == 0 ? 0 : test_rand(seed) % maxc);
         if (pos >= n)
             break;
         cuts[nc++] = pos;

@@ -23,6 +23,7 @@
 #include <pcre2.h>
 
 #include "rules/rx_factor.h"
+#include "testutil.h"
 
 /* The set, sorted, as "a|b|c" (empty if none). */
 static const char *show(const char *pattern)
@@ -127,14 +128,6 @@ static void constructs(void **state)
 
 /* ---- the promise, on random patterns ------------------------------------ */
 
-static uint64_t rng(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static const char letters[] = "abc@_";   /* five bytes each */
 static const char numbers[] = "1 -0a";
 static const char dotted[] = "1.0-a";
@@ -142,18 +135,18 @@ static const char dotted[] = "1.0-a";
 static void gen(uint64_t *s, char *out, size_t cap, int depth,
     const char *alphabet)
 {
-    unsigned n = 1 + (unsigned)(rng(s) % 4);
+    unsigned n = 1 + (unsigned)(test_rand(s) % 4);
     for (unsigned i = 0; i < n; i++) {
         char atom[512];
-        unsigned k = (unsigned)(rng(s) % 14);
+        unsigned k = (unsigned)(test_rand(s) % 14);
         if (k < 6 || depth > 2) {
-            atom[0] = alphabet[rng(s) % 5];
+            atom[0] = alphabet[test_rand(s) % 5];
             atom[1] = '\0';
         } else if (k == 6) {
-            snprintf(atom, sizeof atom, "[%c%c]", alphabet[rng(s) % 5],
-                alphabet[rng(s) % 5]);
+            snprintf(atom, sizeof atom, "[%c%c]", alphabet[test_rand(s) % 5],
+                alphabet[test_rand(s) % 5]);
         } else if (k == 7) {
-            snprintf(atom, sizeof atom, "[^%c]", alphabet[rng(s) % 5]);
+            snprintf(atom, sizeof atom, "[^%c]", alphabet[test_rand(s) % 5]);
         } else if (k == 8) {
             strcpy(atom, ".");
         } else if (k == 9) {
@@ -169,15 +162,15 @@ static void gen(uint64_t *s, char *out, size_t cap, int depth,
             char a[200];
             gen(s, a, sizeof a, depth + 1, alphabet);
             snprintf(atom, sizeof atom, "(?%s%s)",
-                rng(s) % 2 ? "=" : "<!", a);
+                test_rand(s) % 2 ? "=" : "<!", a);
         } else if (k == 12) {
-            strcpy(atom, rng(s) % 2 ? "\\b" : "^");
-        } else if (alphabet != letters && rng(s) % 2) {
+            strcpy(atom, test_rand(s) % 2 ? "\\b" : "^");
+        } else if (alphabet != letters && test_rand(s) % 2) {
             static const char *cl[] = { "[0-9]", "[ -]", "\\d", "[0-9a]",
                 "\\s", "\\-", "[0-9.]", "\\." };
-            strcpy(atom, cl[rng(s) % 8]);
+            strcpy(atom, cl[test_rand(s) % 8]);
         } else {
-            snprintf(atom, sizeof atom, "\\%c", rng(s) % 2 ? '.' : '@');
+            snprintf(atom, sizeof atom, "\\%c", test_rand(s) % 2 ? '.' : '@');
         }
         if (strlen(out) + strlen(atom) + 8 >= cap && i > 0)
             break;
@@ -189,7 +182,7 @@ static void gen(uint64_t *s, char *out, size_t cap, int depth,
             static const char *q[] = { "", "", "", "?", "*", "+", "{2}",
                 "{1,3}", "{0,2}", "{2,}" };
             if (strcmp(atom, "\\b") != 0 && strcmp(atom, "^") != 0)
-                strcat(out, q[rng(s) % 10]);
+                strcat(out, q[test_rand(s) % 10]);
         }
     }
 }
@@ -197,9 +190,9 @@ static void gen(uint64_t *s, char *out, size_t cap, int depth,
 /* Up to 39 bytes of alphabet (five bytes) into text, NUL-terminated. */
 static size_t random_text(uint64_t *seed, const char *alphabet, char *text)
 {
-    size_t n = (size_t)(rng(seed) % 40);
+    size_t n = (size_t)(test_rand(seed) % 40);
     for (size_t i = 0; i < n; i++)
-        text[i] = alphabet[rng(seed) % 5];
+        text[i] = alphabet[test_rand(seed) % 5];
     text[n] = '\0';
     return n;
 }
