@@ -117,70 +117,89 @@ static unsigned asked(const unsigned *want)
     return ask;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2")))
-static unsigned find_avx2(const unsigned char *s, size_t n,
-    const unsigned *want)
+/* The two class masks of a 64-byte block: numbers, dotted. */
+typedef void (*block_masks_fn)(const unsigned char *b, uint64_t *mn,
+    uint64_t *md);
+
+/*
+ * The scan over 64-byte blocks, the last one padded, whatever builds the
+ * masks: inlined into each instruction set's finder, its masks with it.
+ */
+static inline __attribute__((always_inline)) unsigned find_blocks(
+    const unsigned char *s, size_t n, const unsigned *want,
+    block_masks_fn masks)
 {
     size_t i = 0, c0 = 0, c1 = 0;
     unsigned ask = asked(want), all = ask;
-    const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9),
-        sp = _mm256_set1_epi8(' '), hy = _mm256_set1_epi8('-'),
-        dot = _mm256_set1_epi8('.');
     unsigned char pad[64];
     for (; i < n && ask != 0; i += 64) {
+        uint64_t mn, md;
         const unsigned char *b = s + i;
         if (n - i < 64)
             b = pad_tail(pad, s + i, n - i);
-        __m256i x0 = _mm256_loadu_si256((const __m256i *)b);
-        __m256i x1 = _mm256_loadu_si256((const __m256i *)(b + 32));
-        __m256i d0 = _mm256_sub_epi8(x0, zero), d1 = _mm256_sub_epi8(x1, zero);
-        __m256i g0 = _mm256_cmpeq_epi8(_mm256_min_epu8(d0, nine), d0);
-        __m256i g1 = _mm256_cmpeq_epi8(_mm256_min_epu8(d1, nine), d1);
-        __m256i n0 = _mm256_or_si256(g0, _mm256_or_si256(
-            _mm256_cmpeq_epi8(x0, sp), _mm256_cmpeq_epi8(x0, hy)));
-        __m256i n1 = _mm256_or_si256(g1, _mm256_or_si256(
-            _mm256_cmpeq_epi8(x1, sp), _mm256_cmpeq_epi8(x1, hy)));
-        __m256i t0 = _mm256_or_si256(g0, _mm256_cmpeq_epi8(x0, dot));
-        __m256i t1 = _mm256_or_si256(g1, _mm256_cmpeq_epi8(x1, dot));
-        uint64_t mn = (uint64_t)(uint32_t)_mm256_movemask_epi8(n0) |
-            (uint64_t)(uint32_t)_mm256_movemask_epi8(n1) << 32;
-        uint64_t md = (uint64_t)(uint32_t)_mm256_movemask_epi8(t0) |
-            (uint64_t)(uint32_t)_mm256_movemask_epi8(t1) << 32;
+        masks(b, &mn, &md);
         ask = block_step(mn, md, want, &c0, &c1, ask);
     }
     return all & ~ask;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"), always_inline))
+static inline void masks_avx2(const unsigned char *b, uint64_t *mn,
+    uint64_t *md)
+{
+    const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9),
+        sp = _mm256_set1_epi8(' '), hy = _mm256_set1_epi8('-'),
+        dot = _mm256_set1_epi8('.');
+    __m256i x0 = _mm256_loadu_si256((const __m256i *)b);
+    __m256i x1 = _mm256_loadu_si256((const __m256i *)(b + 32));
+    __m256i d0 = _mm256_sub_epi8(x0, zero), d1 = _mm256_sub_epi8(x1, zero);
+    __m256i g0 = _mm256_cmpeq_epi8(_mm256_min_epu8(d0, nine), d0);
+    __m256i g1 = _mm256_cmpeq_epi8(_mm256_min_epu8(d1, nine), d1);
+    __m256i n0 = _mm256_or_si256(g0, _mm256_or_si256(
+        _mm256_cmpeq_epi8(x0, sp), _mm256_cmpeq_epi8(x0, hy)));
+    __m256i n1 = _mm256_or_si256(g1, _mm256_or_si256(
+        _mm256_cmpeq_epi8(x1, sp), _mm256_cmpeq_epi8(x1, hy)));
+    __m256i t0 = _mm256_or_si256(g0, _mm256_cmpeq_epi8(x0, dot));
+    __m256i t1 = _mm256_or_si256(g1, _mm256_cmpeq_epi8(x1, dot));
+    *mn = (uint64_t)(uint32_t)_mm256_movemask_epi8(n0) |
+        (uint64_t)(uint32_t)_mm256_movemask_epi8(n1) << 32;
+    *md = (uint64_t)(uint32_t)_mm256_movemask_epi8(t0) |
+        (uint64_t)(uint32_t)_mm256_movemask_epi8(t1) << 32;
+}
+
+__attribute__((target("avx2")))
+static unsigned find_avx2(const unsigned char *s, size_t n,
+    const unsigned *want)
+{
+    return find_blocks(s, n, want, masks_avx2);
+}
 #endif
 
 #if defined(__SSE2__)
-static unsigned find_sse2(const unsigned char *s, size_t n,
-    const unsigned *want)
+static inline __attribute__((always_inline)) void masks_sse2(
+    const unsigned char *b, uint64_t *mn, uint64_t *md)
 {
-    size_t i = 0, c0 = 0, c1 = 0;
-    unsigned ask = asked(want), all = ask;
     const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9),
         sp = _mm_set1_epi8(' '), hy = _mm_set1_epi8('-'),
         dot = _mm_set1_epi8('.');
-    unsigned char pad[64];
-    for (; i < n && ask != 0; i += 64) {
-        uint64_t mn = 0, md = 0;
-        const unsigned char *b = s + i;
-        if (n - i < 64)
-            b = pad_tail(pad, s + i, n - i);
-        for (int k = 0; k < 4; k++) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(b + 16 * k));
-            __m128i d = _mm_sub_epi8(x, zero);
-            __m128i dg = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
-            __m128i num = _mm_or_si128(dg, _mm_or_si128(
-                _mm_cmpeq_epi8(x, sp), _mm_cmpeq_epi8(x, hy)));
-            __m128i dtd = _mm_or_si128(dg, _mm_cmpeq_epi8(x, dot));
-            mn |= (uint64_t)(unsigned)_mm_movemask_epi8(num) << (16 * k);
-            md |= (uint64_t)(unsigned)_mm_movemask_epi8(dtd) << (16 * k);
-        }
-        ask = block_step(mn, md, want, &c0, &c1, ask);
+    *mn = *md = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(b + 16 * k));
+        __m128i d = _mm_sub_epi8(x, zero);
+        __m128i dg = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
+        __m128i num = _mm_or_si128(dg, _mm_or_si128(
+            _mm_cmpeq_epi8(x, sp), _mm_cmpeq_epi8(x, hy)));
+        __m128i dtd = _mm_or_si128(dg, _mm_cmpeq_epi8(x, dot));
+        *mn |= (uint64_t)(unsigned)_mm_movemask_epi8(num) << (16 * k);
+        *md |= (uint64_t)(unsigned)_mm_movemask_epi8(dtd) << (16 * k);
     }
-    return all & ~ask;
+}
+
+static unsigned find_sse2(const unsigned char *s, size_t n,
+    const unsigned *want)
+{
+    return find_blocks(s, n, want, masks_sse2);
 }
 #endif
 
