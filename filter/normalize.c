@@ -1688,6 +1688,15 @@ static inline unsigned gap_add(unsigned g, unsigned cls)
         (cls & (C_SPACE | C_BREAK));
 }
 
+/* Text only: ASCII byte b at text[o]; the next o (noise is written there
+   but not kept). */
+static inline size_t text_byte(const uint8_t *map, const uint8_t *cls,
+    unsigned nm, unsigned char *text, size_t o, unsigned b)
+{
+    text[o] = map[b];
+    return o + 1 - (size_t)((cls[b] & nm) >> 7);
+}
+
 /* Checkpoint (i, o, g) into k; returns where the next one goes. */
 static size_t ck_put(cksink *k, size_t i, size_t o, unsigned g)
 {
@@ -1767,6 +1776,21 @@ static inline uint32_t utf8_pack(uint32_t cp, unsigned *n)
 }
 
 /*
+ * The metadata of the code point whose entries start at o: source [s, e),
+ * gap g, run r, in four entries of each array (SLACK makes that safe).
+ */
+static inline void meta_put(uint32_t *src, uint32_t *src_end,
+    unsigned char *gap, unsigned char *run, size_t o, uint32_t s,
+    uint32_t e, unsigned g, unsigned r)
+{
+    uint32_t sv[4] = { s, s, s, s }, ev[4] = { e, e, e, e };
+    memcpy(src + o, sv, sizeof sv);
+    memcpy(src_end + o, ev, sizeof ev);
+    store32le(gap + o, g & 0xFFu);
+    store32le(run + o, (r & 0xFFu) * 0x01010101u);
+}
+
+/*
  * Write one code point at w->o: UTF-8 u (packed, n bytes), source [s, e),
  * gap g, run r. Stores four entries of every array (SLACK makes that
  * safe) and advances by n (0: written but not kept).
@@ -1775,13 +1799,8 @@ static inline void wr_put(wr *w, uint32_t u, unsigned n, uint32_t s,
     uint32_t e, unsigned g, unsigned r)
 {
     store32le(w->text + w->o, u);
-    if (w->meta) {
-        uint32_t sv[4] = { s, s, s, s }, ev[4] = { e, e, e, e };
-        memcpy(w->src + w->o, sv, sizeof sv);
-        memcpy(w->src_end + w->o, ev, sizeof ev);
-        store32le(w->gap + w->o, g & 0xFFu);
-        store32le(w->run + w->o, (r & 0xFFu) * 0x01010101u);
-    }
+    if (w->meta)
+        meta_put(w->src, w->src_end, w->gap, w->run, w->o, s, e, g, r);
     w->o += n;
 }
 
@@ -2046,11 +2065,7 @@ static inline size_t ascii_text(const fctx *c, wr *w,
     /* the byte loops leave checkpoints to span_impl: stop at the next */
     if (c->ks != NULL && c->ks->next < end)
         end = c->ks->next > i ? c->ks->next : i;
-#define TEXT_STEP(j) do {                                                 \
-        unsigned b_ = p[i + (j)];                                         \
-        text[o] = map[b_];                                                \
-        o += 1 - (size_t)((cls[b_] & nm) >> 7);                           \
-    } while (0)
+#define TEXT_STEP(j) (o = text_byte(map, cls, nm, text, o, p[i + (j)]))
     for (; i < end && end - i >= 8 && !(load64le(p + i) & HIGH); i += 8) {
         TEXT_STEP(0); TEXT_STEP(1); TEXT_STEP(2); TEXT_STEP(3);
         TEXT_STEP(4); TEXT_STEP(5); TEXT_STEP(6); TEXT_STEP(7);
@@ -2130,8 +2145,8 @@ static inline uint32_t fast_entry(hot h, uint32_t cp)
  * UTF-8 (for identity) u, n bytes. Returns 0 if the reference path must
  * take it. Skipped noise is written too, but not advanced over.
  */
-static inline int fast_cp(hot h, wr *w, uint32_t cp, uint32_t u,
-    unsigned n, uint32_t s, uint32_t e)
+static inline __attribute__((always_inline)) int fast_cp(hot h, wr *w,
+    uint32_t cp, uint32_t u, unsigned n, uint32_t s, uint32_t e)
 {
     uint32_t x = fast_entry(h, cp);
     unsigned keep;
@@ -2214,13 +2229,8 @@ static inline __attribute__((always_inline)) size_t cjk_run(hot h, wr *w, const 
                 if ((h.c2[cp >> 2] >> ((cp & 3u) << 1) & 3u) != CJK2_PLAIN)
                     break;
                 s = h.base + (uint32_t)i;
-                uint32_t sv[4] = { s, s, s, s };
-                uint32_t ev[4] = { s + 3, s + 3, s + 3, s + 3 };
                 store32le(text + o, v);
-                memcpy(src + o, sv, sizeof sv);
-                memcpy(src_end + o, ev, sizeof ev);
-                store32le(gap + o, g & 0xFFu);
-                store32le(run + o, 0x01010101u);
+                meta_put(src, src_end, gap, run, o, s, s + 3, g, 1);
                 o += 3;
                 g = 0;
             }
@@ -2256,14 +2266,8 @@ static inline __attribute__((always_inline)) size_t cjk_run(hot h, wr *w, const 
             last_cp = cp;
         }
         store32le(text + o, u);
-        if (w->meta) {
-            uint32_t sv[4] = { s, s, s, s };
-            uint32_t ev[4] = { s + 3, s + 3, s + 3, s + 3 };
-            memcpy(src + o, sv, sizeof sv);
-            memcpy(src_end + o, ev, sizeof ev);
-            store32le(gap + o, g & 0xFFu);
-            store32le(run + o, 0x01010101u);
-        }
+        if (w->meta)
+            meta_put(src, src_end, gap, run, o, s, s + 3, g, 1);
         o += n & keep;
         g = gap_add(g, x >> E_CSHIFT) & ~keep;
     }
@@ -2312,10 +2316,8 @@ static inline __attribute__((always_inline)) size_t span_impl(fctx *c,
                 const uint8_t *map = c->amap, *cls = c->acls;
                 const unsigned nm = c->noisemask;
                 size_t o = w.o, i0 = i;
-                for (; run > 0; run--, i++) {
-                    w.text[o] = map[p[i]];
-                    o += 1 - (size_t)((cls[p[i]] & nm) >> 7);
-                }
+                for (; run > 0; run--, i++)
+                    o = text_byte(map, cls, nm, w.text, o, p[i]);
                 w.o = o;
                 w.g = ascii_gap(cls, nm, p, i0, i, w.g);
                 continue;
