@@ -2648,32 +2648,19 @@ static int window_feed(const norm_tables *t, norm_state *st, const char *in,
     return rc;
 }
 
-/* The last checkpoint of lz whose output entry is at or before first. */
-static const norm_ckpt *ckpt_before(const norm_out *lz, size_t first)
-{
-    size_t lo = 0, hi = lz->nck;
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (lz->ck[mid].out <= first)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return &lz->ck[lo];
-}
-
-/* The first checkpoint of lz whose output offset is past last, or NULL. */
-static const norm_ckpt *ckpt_after(const norm_out *lz, size_t last)
+/* How many checkpoints of lz have an output offset at or before x (at
+   least one: the first is at 0). */
+static size_t ckpt_upto(const norm_out *lz, size_t x)
 {
     size_t lo = 0, hi = lz->nck;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (lz->ck[mid].out <= last)
+        if (lz->ck[mid].out <= x)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < lz->nck ? &lz->ck[lo] : NULL;
+    return lo;
 }
 
 int norm_window_cover(const norm_tables *t, unsigned flags, const char *in,
@@ -2684,20 +2671,20 @@ int norm_window_cover(const norm_tables *t, unsigned flags, const char *in,
     assert(lz->lazy && lz->nck > 0 && first <= last);
     if (cur->valid && first >= cur->base && last < cur->base + win->len)
         return 0;
-    const norm_ckpt *k = ckpt_before(lz, first);
+    const norm_ckpt *k = &lz->ck[ckpt_upto(lz, first) - 1];
     if (!cur->valid || first < cur->base || k->in > cur->pos) {
         window_begin(lz, flags, k, &cur->st, win);
         cur->pos = k->in;
         cur->base = k->out;
         cur->valid = 1;
     }
+    /* up to the first checkpoint past `last`: its input yields every
+       entry before its output offset. A feed that ends on what looks like
+       the start of a sequence holds it back (the whole text read it as
+       ill-formed), so the next feed takes one more step. */
+    size_t e = ckpt_upto(lz, last), end = e < lz->nck ? lz->ck[e].in : len;
     while (cur->pos < len && cur->base + win->len <= last) {
-        /* up to the first checkpoint past `last`: its input yields every
-           entry before its output offset. A feed that ends on what looks
-           like the start of a sequence holds it back (the whole text read
-           it as ill-formed), so the next feed takes one more step. */
-        const norm_ckpt *e = ckpt_after(lz, last);
-        size_t to = e != NULL ? e->in : len;
+        size_t to = end;
         if (to <= cur->pos)
             to = len - cur->pos > LAZY_STEP ? cur->pos + LAZY_STEP : len;
         rc = norm_feed(t, &cur->st, in + cur->pos, to - cur->pos, to == len,
