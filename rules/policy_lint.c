@@ -1509,20 +1509,17 @@ static int regex_static(lint *c, size_t ri, pcre2_code *re, const alpha *al)
     if (pcre2_pattern_info(re, PCRE2_INFO_FIRSTCODETYPE, &first) == 0 &&
         pcre2_pattern_info(re, PCRE2_INFO_LASTCODETYPE, &last) == 0 &&
         first != 1 && last == 0) {
+        char gate[192] = "only its Hyperscan prefilter keeps PCRE2 from "
+            "running on an output";
         if (run != 0)
-            rc = add(c, SLUICE_LINT_INFO, "regex-no-literal", r->file, line,
-                r->id, NULL, "rule '%s': regex has no literal character "
-                "that every match must hold: its run gate (%u %s in a row) "
-                "and its Hyperscan prefilter keep PCRE2 from running on most "
-                "outputs", r->id, (unsigned)run,
+            snprintf(gate, sizeof gate, "its run gate (%u %s in a row) and "
+                "its Hyperscan prefilter keep PCRE2 from running on most "
+                "outputs", (unsigned)run,
                 p->rules[ri].run_class == RX_RUN_DOTTED ? "digits or dots" :
                 "digits, spaces or hyphens");
-        else
-            rc = add(c, SLUICE_LINT_INFO, "regex-no-literal", r->file, line,
-                r->id, NULL, "rule '%s': regex has no literal character "
-                "that every match must hold: only its Hyperscan prefilter "
-                "keeps PCRE2 from running on an output", r->id);
-        if (rc != 0)
+        if ((rc = add(c, SLUICE_LINT_INFO, "regex-no-literal", r->file, line,
+                 r->id, NULL, "rule '%s': regex has no literal character "
+                 "that every match must hold: %s", r->id, gate)) != 0)
             return rc;
     }
     hs_database_t *db = NULL;
