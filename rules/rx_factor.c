@@ -16,16 +16,16 @@
  * factor", which is always safe.
  *
  * The same walk gives each node lower bounds on runs of each run class's
- * bytes (rx_run_byte) in any of its matches: its leading run (pre), trailing run (suf)
- * and longest run (in), and whether every match is made of such bytes
- * alone (full, at least rmin of them). What is not understood has bounds
+ * bytes (rx_run_byte) in any of its matches: its leading run (pre),
+ * trailing run (suf) and longest run (in), and whether every match is
+ * made of such bytes alone (full, at least rmin of them). What is not understood has bounds
  * of 0: again a weaker, still true, statement.
  */
 #include <string.h>
 
 #include "rules/rx_factor.h"
 
-/* Lower bounds on runs of one class's bytes (rx_run_class) in any match
+/* Lower bounds on runs of one class's bytes (rx_run_byte) in any match
    of a node. */
 typedef struct runs {
     int full;           /* every match is the class's bytes only */
