@@ -179,9 +179,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "floor: %s\n", err.message);
         goto done;
     }
-    norm_out_init(&raw.out);
     norm_out_init(&nrm.out);
-    nrm.nt = raw.nt = nt;
+    nrm.nt = nt;             /* raw needs only its database */
     nterms = calloc(t.n ? t.n : 1, sizeof *nterms);
     nlens = calloc(t.n ? t.n : 1, sizeof *nlens);
     if (nterms == NULL || nlens == NULL)
@@ -228,7 +227,6 @@ done:
     hs_free_scratch(nrm.hs);
     hs_free_database(raw.db);
     hs_free_database(nrm.db);
-    norm_out_free(&raw.out);
     norm_out_free(&nrm.out);
     norm_tables_free(nt);
     bench_corpora_free(&c);

@@ -1,8 +1,9 @@
 /*
  * utf8.h - UTF-8 well-formedness for the library's JSON writers
- * (verdicts, ledger records, receipts): one rule for all of them, so that
- * each writes one U+FFFD where the normalizer reads one (the maximal
- * subpart of an ill-formed sequence, as Unicode recommends).
+ * (verdicts, ledger records, receipts) and for counting a text's
+ * ill-formed sequences without normalizing it: one rule for all of them,
+ * so that each sees one U+FFFD where the normalizer reads one (the
+ * maximal subpart of an ill-formed sequence, as Unicode recommends).
  */
 #ifndef SLUICE_UTF8_H
 #define SLUICE_UTF8_H
