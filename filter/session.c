@@ -565,7 +565,7 @@ static int step(sluice_session *s, int final, sluice_release *r)
         return rc;
     size_t hold = final ? wend : sc->pending_from;
     for (size_t g = 0; !final && g < p->ngroups; g++)
-        if (p->groups[g].db != NULL) {
+        if (p->groups[g].nterms != 0) {
             size_t h;
             if ((rc = prefix_hold(p, sc, g, wend, &h)) != 0)
                 return rc;

@@ -59,6 +59,7 @@ static void policy_destroy(sluice_policy *p)
         mgroup *g = &p->groups[i];
         if (g->db != NULL)
             hs_free_database(g->db);
+        anchor_free(g->anc);
         free(g->terms);
         free(g->refs);
         free(g->runpool);

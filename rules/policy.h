@@ -5,8 +5,9 @@
  * its reference count and its scratch pool change, both under their own
  * synchronisation. Literal terms of all rules are grouped by the
  * normalization they need (the policy's steps, plus per-rule variants);
- * each group is one Hyperscan literal database over its own normalized
- * stream. Regex rules run through PCRE2-JIT on the original text
+ * each group is matched over its own normalized stream by the anchor
+ * matcher (terms in three-byte UTF-8) and one Hyperscan literal database
+ * (the other terms). Regex rules run through PCRE2-JIT on the original text
  * (`on: original`) or on the normalized text with noise kept.
  *
  * Invariants: term ids in a group index group->terms; every term has at
@@ -24,6 +25,7 @@
 
 #include "sluice.h"
 #include "rules/policy_src.h"
+#include "filter/anchor.h"
 #include "filter/normalize.h"
 #include "filter/validate.h"
 #include "rules/rx_factor.h"
@@ -49,7 +51,9 @@ typedef struct cterm {
 
 typedef struct mgroup {
     unsigned flags;      /* NORM_* for this stream */
-    hs_database_t *db;   /* NULL if the group has no terms */
+    hs_database_t *db;   /* the terms anc does not hold; NULL if none */
+    anchor_set *anc;     /* terms with an anchor (filter/anchor.h); NULL
+                            if none */
     cterm *terms;
     size_t nterms;
     term_ref *refs;

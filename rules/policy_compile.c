@@ -284,16 +284,39 @@ static int build_db(gbuild *b, sluice_error *err, const char *file)
         rc = cerr(err, SLUICE_ENOMEM, file, 0, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < g->nterms; i++) {
-        ex[i] = (const char *)b->bytes + b->off[i];
-        lens[i] = g->terms[i].len;
-        ids[i] = (unsigned)i;
+    /* terms with an anchor go to the anchor matcher, the rest (ASCII,
+       single characters) to Hyperscan */
+    uint32_t *tlen = malloc(g->nterms * sizeof *tlen);
+    uint32_t *rest = malloc(g->nterms * sizeof *rest);
+    size_t nrest = 0;
+    if (tlen == NULL || rest == NULL) {
+        free(tlen);
+        free(rest);
+        rc = cerr(err, SLUICE_ENOMEM, file, 0, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < g->nterms; i++)
+        tlen[i] = g->terms[i].len;
+    rc = anchor_build(b->bytes, b->off, tlen, g->nterms, &g->anc, rest,
+        &nrest);
+    for (size_t k = 0; rc == 0 && k < nrest; k++) {
+        size_t i = rest[k];
+        ex[k] = (const char *)b->bytes + b->off[i];
+        lens[k] = g->terms[i].len;
+        ids[k] = (unsigned)i;
+    }
+    free(tlen);
+    free(rest);
+    if (rc != 0) {
+        rc = cerr(err, rc, file, 0, "out of memory");
+        goto out;
     }
     hs_compile_error_t *ce = NULL;
-    if (hs_compile_lit_multi(ex, flags, ids, lens, (unsigned)g->nterms,
-            HS_MODE_BLOCK, NULL, &g->db, &ce) != HS_SUCCESS) {
+    if (nrest > 0 && hs_compile_lit_multi(ex, flags, ids, lens,
+            (unsigned)nrest, HS_MODE_BLOCK, NULL, &g->db, &ce) !=
+            HS_SUCCESS) {
         rc = cerr(err, SLUICE_EINTERNAL, file, 0,
-            "Hyperscan could not compile %zu terms: %s", g->nterms,
+            "Hyperscan could not compile %zu terms: %s", nrest,
             ce && ce->message ? ce->message : "unknown error");
         hs_free_compile_error(ce);
     }

@@ -125,7 +125,9 @@ typedef struct lkey {
 
 typedef struct lgroup {
     unsigned flags;
-    hs_database_t *db;      /* NULL if no keys */
+    hs_database_t *db;      /* NULL if no keys (or all in anc) */
+    const anchor_set *anc;  /* the compiled policy's, with db: its terms
+                               in three-byte UTF-8 (NULL: none) */
     uint32_t *map;          /* db ids -> key indexes (NONE: no key), or
                                NULL: ids are key indexes */
     int borrowed;           /* db is the compiled policy's */
@@ -137,6 +139,37 @@ typedef struct lmin {
     size_t min;             /* 0: none (switched off) */
     int line;               /* line in lint.yaml; 0: from the options */
 } lmin;
+
+/* Does group g have keys to scan for? */
+static int lg_any(const lgroup *g)
+{
+    return g->db != NULL || g->anc != NULL;
+}
+
+typedef struct lg_fwd {
+    match_event_handler cb;
+    void *ctx;
+} lg_fwd;
+
+static int lg_on_anchor(uint32_t id, size_t end, void *ctx)
+{
+    const lg_fwd *f = ctx;
+    return f->cb(id, 0, end, 0, f->ctx);
+}
+
+/* Every hit of group g's keys in text[0, len), as hs_scan reports them. */
+static hs_error_t lg_scan(const lgroup *g, hs_scratch_t *hs,
+    const char *text, size_t len, match_event_handler cb, void *ctx)
+{
+    hs_error_t he = HS_SUCCESS;
+    lg_fwd f = { cb, ctx };
+    if (g->db != NULL)
+        he = hs_scan(g->db, text, (unsigned)len, 0, hs, cb, ctx);
+    if (he == HS_SUCCESS && anchor_scan(g->anc,
+            (const unsigned char *)text, len, lg_on_anchor, &f) != 0)
+        he = HS_SCAN_TERMINATED;
+    return he;
+}
 
 /* The key a database hit of group g names, or NONE. */
 static uint32_t hit_key(const lgroup *g, unsigned int id)
@@ -469,6 +502,7 @@ static int lgroup_for(lint *c, unsigned flags)
         return -1;
     c->g[c->ng].flags = flags;
     c->g[c->ng].db = NULL;
+    c->g[c->ng].anc = NULL;
     c->g[c->ng].map = NULL;
     c->g[c->ng].borrowed = 0;
     return (int)c->ng++;
@@ -704,7 +738,7 @@ static int borrow_db(lint *c, size_t g)
     for (size_t i = 0; p != NULL && i < p->ngroups; i++) {
         const mgroup *pg = &p->groups[i];
         size_t slot;
-        if (pg->flags != c->g[g].flags || pg->db == NULL)
+        if (pg->flags != c->g[g].flags || pg->nterms == 0)
             continue;
         uint32_t *map = malloc((pg->nterms ? pg->nterms : 1) * sizeof *map);
         if (map == NULL)
@@ -715,11 +749,13 @@ static int borrow_db(lint *c, size_t g)
                 ct->ncp, ct->runs == UINT32_MAX ? NULL :
                 pg->runpool + ct->runs, &slot);
         }
-        if (hs_alloc_scratch(pg->db, &c->hs) != HS_SUCCESS) {
+        if (pg->db != NULL && hs_alloc_scratch(pg->db, &c->hs) !=
+            HS_SUCCESS) {
             free(map);
             return SLUICE_ENOMEM;
         }
         c->g[g].db = pg->db;
+        c->g[g].anc = pg->anc;
         c->g[g].map = map;
         c->g[g].borrowed = 1;
         return 1;
@@ -998,9 +1034,9 @@ static int check_overlaps(lint *c)
         const lgroup *g = &c->g[k->group];
         h.n = 0;
         h.g = g;
-        if (g->db == NULL)
+        if (!lg_any(g))
             continue;
-        if (hs_scan(g->db, (const char *)c->pool + k->off, k->len, 0, c->hs,
+        if (lg_scan(g, c->hs, (const char *)c->pool + k->off, k->len,
                 on_contained, &h) != HS_SUCCESS && !h.oom) {
             rc = SLUICE_EINTERNAL;
             break;
@@ -1701,7 +1737,7 @@ static int check_allow(lint *c, pcre2_code **re)
         a.text = s->allow[j].text;
         a.len = strlen(a.text);
         for (size_t g = 0; g < c->ng && rc == 0; g++) {
-            if (c->g[g].db == NULL)
+            if (!lg_any(&c->g[g]))
                 continue;
             norm_out_reset(&o);
             a.noise = (c->g[g].flags & NORM_SKIP_NOISE) != 0;
@@ -1717,8 +1753,8 @@ static int check_allow(lint *c, pcre2_code **re)
             c->aoff[g * s->nallow + j] = (uint32_t)c->napool;
             c->alen[g * s->nallow + j] = (uint32_t)o.len;
             c->napool += o.len;
-            if (o.len > 0 && hs_scan(c->g[g].db, (const char *)o.text,
-                    (unsigned)o.len, 0, c->hs, on_allow, &a) != HS_SUCCESS)
+            if (o.len > 0 && lg_scan(&c->g[g], c->hs, (const char *)o.text,
+                    o.len, on_allow, &a) != HS_SUCCESS)
                 rc = SLUICE_EINTERNAL;
         }
         int hit = 0;
@@ -2007,7 +2043,7 @@ static int on_vocab_allow(unsigned int id, unsigned long long from,
 
 /* Scan the vocabulary, normalized with `flags` in chunks of whole words,
    with db; cb gets each hit. */
-static int vocab_scan(lint *c, scun *s, unsigned flags, hs_database_t *db,
+static int vocab_scan(lint *c, scun *s, unsigned flags, const lgroup *g,
     match_event_handler cb)
 {
     const vocab *v = s->v;
@@ -2023,8 +2059,8 @@ static int vocab_scan(lint *c, scun *s, unsigned flags, hs_database_t *db,
         s->base = p;
         if (norm_text(c->nt, flags, v->buf + p, e - p, &o) != 0)
             rc = SLUICE_ENOMEM;
-        else if (o.len > 0 && hs_scan(db, (const char *)o.text,
-                (unsigned)o.len, 0, c->hs, cb, s) != HS_SUCCESS)
+        else if (o.len > 0 && lg_scan(g, c->hs, (const char *)o.text,
+                o.len, cb, s) != HS_SUCCESS)
             rc = s->oom ? SLUICE_ENOMEM : SLUICE_EINTERNAL;
         p = e;
     }
@@ -2094,7 +2130,10 @@ static int vocab_allow(lint *c, scun *s)
         rc = SLUICE_ENOMEM;
     if (rc == 0 && db != NULL) {
         s->akeys = ak;
-        rc = vocab_scan(c, s, allow_flags(c->src), db, on_vocab_allow);
+        lgroup ag;
+        memset(&ag, 0, sizeof ag);
+        ag.db = db;
+        rc = vocab_scan(c, s, allow_flags(c->src), &ag, on_vocab_allow);
         s->akeys = NULL;
         if (s->nallow > 1)
             qsort(s->allow, s->nallow, sizeof *s->allow, cmp_span);
@@ -2188,8 +2227,8 @@ static int check_scunthorpe(lint *c, const vocab *v)
         for (size_t i = 0; i < c->nk && !want; i++)
             want = c->k[i].group == (int)g && c->k[i].scun;
         s.g = &c->g[g];
-        if (want && c->g[g].db != NULL)
-            rc = vocab_scan(c, &s, c->g[g].flags, c->g[g].db, on_vocab);
+        if (want && lg_any(&c->g[g]))
+            rc = vocab_scan(c, &s, c->g[g].flags, &c->g[g], on_vocab);
     }
     if (rc == 0)
         rc = report_scunthorpe(c, &s);
