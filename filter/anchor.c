@@ -15,9 +15,12 @@
  * Each term has exactly one anchor, at a fixed offset in it, so each of
  * its occurrences is reported exactly once: at the one text position
  * where its anchor lies. Of a term's possible anchors the build takes the
- * kind first in the list above, and of that kind the key the fewest
- * terms could take, so that a pair of characters that opens hundreds of
- * terms (出售, 提供) seldom leads to comparisons.
+ * kind first in the list above, and of that kind the key whose first two
+ * characters the fewest terms hold (then the key itself the fewest):
+ * a pair that many terms share (出售, 提供) is likely common in text too,
+ * and the first test, on those six bytes, would pass there for nothing.
+ * A term's entry holds its first eight bytes, so that most comparisons
+ * that fail do not read the term's bytes.
  */
 #include "filter/anchor.h"
 
@@ -53,6 +56,7 @@
 enum { KIND8, KIND6, KIND4, NKIND };
 
 typedef struct anc_ent {
+    uint64_t head;      /* the term's first eight bytes, zero-padded */
     uint32_t id;
     uint32_t back;      /* the anchor's offset in the term */
     uint32_t len;
@@ -184,15 +188,15 @@ static void count_term(ktab *kt, const unsigned char *t, size_t len)
 static uint64_t choose(const ktab *kt, const unsigned char *t, size_t len,
     uint32_t *back)
 {
-    uint64_t best = 0;
-    uint32_t bc = UINT32_MAX;
+    uint64_t best = 0, bc = UINT64_MAX;
     for (int kind = 0; kind < NKIND && best == 0; kind++)
         for (size_t j = 0; j < len; j += cp_len(t[j])) {
-            uint64_t k = key_at(t + j, len - j, kind);
-            uint32_t c;
+            uint64_t k = key_at(t + j, len - j, kind), c;
             if (k == 0)
                 continue;
             c = kt->count[ktab_find(kt, k)];
+            if (kind == KIND8)      /* the first test reads its six bytes */
+                c |= (uint64_t)kt->count[ktab_find(kt, k & K6)] << 32;
             if (c < bc) {
                 bc = c;
                 best = k;
@@ -222,9 +226,9 @@ static unsigned shift_of(size_t nbits)
 }
 
 /* The set's tables for akey[0, n) (0: no anchor), ndist distinct keys. */
-static int fill(anchor_set *a, const uint64_t *akey, const uint32_t *aback,
-    const uint32_t *off, const uint32_t *len, size_t n, size_t ndist,
-    size_t npre_keys)
+static int fill(anchor_set *a, const unsigned char *bytes,
+    const uint64_t *akey, const uint32_t *aback, const uint32_t *off,
+    const uint32_t *len, size_t n, size_t ndist, size_t npre_keys)
 {
     size_t nbits = pow2_clamp(ndist * BITS_PER_KEY, 4096, (size_t)1 << 26);
     size_t npre = pow2_clamp(npre_keys * PRE_PER_KEY, 4096, PRE_BITS_MAX);
@@ -259,6 +263,7 @@ static int fill(anchor_set *a, const uint64_t *akey, const uint32_t *aback,
         anc_slot *sl = &a->slot[slot_of(a, k)];
         anc_ent *e = &a->ents[sl->first + sl->n++];
         int kind = kind_of(k);
+        e->head = load_pad(bytes + off[i], len[i]);
         e->id = (uint32_t)i;
         e->back = aback[i];
         e->len = len[i];
@@ -317,7 +322,7 @@ int anchor_build(const unsigned char *bytes, const uint32_t *off,
         goto out;
     a->nents = nanc;
     a->bytes = bytes;
-    if ((rc = fill(a, akey, aback, off, len, n, ndist, npre)) != 0)
+    if ((rc = fill(a, bytes, akey, aback, off, len, n, ndist, npre)) != 0)
         goto out;
     *out = a;
     a = NULL;
@@ -379,12 +384,20 @@ static __attribute__((noinline)) int probe(const scan *s, uint64_t k,
         return 0;
     for (uint32_t j = 0; j < sl->n; j++) {
         const anc_ent *e = &a->ents[sl->first + j];
-        size_t st;
-        if (e->back > pos || s->n - (pos - e->back) < e->len)
+        size_t st, l = e->len;
+        if (e->back > pos || s->n - (pos - e->back) < l)
             continue;
         st = pos - e->back;
-        if (memcmp(s->text + st, a->bytes + e->off, e->len) == 0 &&
-            s->fn(e->id, st + e->len, s->ctx) != 0)
+        /* the first eight bytes from the entry itself, the rest (most
+           terms are longer) only if they agree */
+        const unsigned char *t = s->text + st;
+        uint64_t x = s->n - st >= 8 ? load64(t) : load_pad(t, s->n - st);
+        if (l < 8)
+            x &= ((uint64_t)1 << (8 * l)) - 1;
+        if (x != e->head || (l > 8 &&
+                memcmp(t + 8, a->bytes + e->off + 8, l - 8) != 0))
+            continue;
+        if (s->fn(e->id, st + l, s->ctx) != 0)
             return 1;
     }
     return 0;
