@@ -2169,6 +2169,34 @@ static inline __attribute__((always_inline)) int fast_cp(hot h, wr *w,
 
 
 /*
+ * The pending gap after the text-only CJK loop consumed [i0, i) (three-
+ * byte sequences, each kept or skipped), g0 before it: the noise after
+ * the last one kept, counted back from i, as ascii_gap does for ASCII.
+ * The loop itself then carries no gap from one character to the next (a
+ * chain through every character, and a branch on each noise one).
+ */
+static inline unsigned cjk_gap(hot h, const unsigned char *p, size_t i0,
+    size_t i, unsigned g0)
+{
+    size_t k = i, cnt = 0;
+    unsigned bits = 0;
+    for (; k > i0; k -= 3) {
+        uint32_t v = load32le(p + k - 3), c,
+            cp = (v & 0x0Fu) << 12 | (v >> 2 & 0xFC0u) | (v >> 16 & 0x3Fu);
+        c = (uint32_t)h.c2[cp >> 2] >> ((cp & 3u) << 1) & 3u;
+        if (c == CJK2_PLAIN || c > h.cmax)   /* kept (or mapped: kept) */
+            break;
+        cnt++;
+        bits |= c == CJK2_BREAK ? C_BREAK : 0u;
+    }
+    if (k == i0) {                       /* all noise: the gap goes on */
+        cnt += g0 & NORM_GAP_COUNT;
+        bits |= g0 & ~NORM_GAP_COUNT;
+    }
+    return bits | (unsigned)(cnt < 15 ? cnt : 15);
+}
+
+/*
  * A run of three-byte sequences (CJK) whose entries need nothing but a
  * write or a skip: one 4-byte load per character, all state in
  * registers. Stops before anything else, at end, or when fewer than four
@@ -2186,9 +2214,10 @@ static inline __attribute__((always_inline)) size_t cjk_run(hot h, wr *w, const 
         unsigned n = 3, keep;
         if (h.cjk) {
             /* text only, no repeat: plain ideographs and CJK noise
-               without a branch on which it is; one bound for both i <
-               end and four bytes left to load */
-            const size_t lim = len - 3 < end ? len - 3 : end;
+               without a branch on which it is, and the pending gap
+               worked out where the loop stops (cjk_gap); one bound for
+               both i < end and four bytes left to load */
+            const size_t lim = len - 3 < end ? len - 3 : end, i0 = i;
             for (; i < lim; i += 3) {
                 uint32_t c;
                 v = load32le(p + i);
@@ -2206,13 +2235,12 @@ static inline __attribute__((always_inline)) size_t cjk_run(hot h, wr *w, const 
                     store32le(text + o, 0x8080E0u | (to >> 12) |
                         (to >> 6 & 0x3Fu) << 8 | (to & 0x3Fu) << 16);
                     o += 3;
-                    g = 0;
                     continue;
                 }
                 store32le(text + o, v);
                 o += c == 0 ? 3u : 0u;
-                g = c == 0 ? 0u : gap_add(g, c == 2 ? C_BREAK : 0u);
             }
+            g = cjk_gap(h, p, i0, i, g);
             if (!(i < end && len - i >= 4))
                 break;
         } else if (!h.rep) {
