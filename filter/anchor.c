@@ -10,7 +10,8 @@
  * stay in cache; the positions whose bit is set are tested against the
  * full keys, and only a key that is there is looked up and the terms
  * anchored on it compared with the text around it. Four-byte keys are
- * tested only where ASCII meets a three-byte sequence.
+ * tested only where ASCII meets a three-byte sequence, in a set of their
+ * own.
  *
  * Each term has exactly one anchor, at a fixed offset in it, so each of
  * its occurrences is reported exactly once: at the one text position
@@ -73,6 +74,8 @@ struct anchor_set {
     uint64_t *pre;      /* six-byte prefixes of eight- and six-byte keys,
                            hashed shifted up 16 bits */
     unsigned pshift;    /* 64 - log2(bits in pre) */
+    uint64_t *pre4;     /* four-byte keys, hashed */
+    unsigned p4shift;
     uint64_t *bits;     /* every key, hashed */
     unsigned shift;     /* 64 - log2(bits in bits) */
     anc_slot *slot;
@@ -232,14 +235,19 @@ static int fill(anchor_set *a, const unsigned char *bytes,
 {
     size_t nbits = pow2_clamp(ndist * BITS_PER_KEY, 4096, (size_t)1 << 26);
     size_t npre = pow2_clamp(npre_keys * PRE_PER_KEY, 4096, PRE_BITS_MAX);
+    size_t np4 = pow2_clamp((ndist - npre_keys) * BITS_PER_KEY, 512,
+        PRE_BITS_MAX);
     a->shift = shift_of(nbits);
     a->pshift = shift_of(npre);
     a->mask = pow2_at_least(ndist * 2) - 1;
     a->bits = calloc(nbits / 64, sizeof *a->bits);
     a->pre = calloc(npre / 64, sizeof *a->pre);
+    a->p4shift = shift_of(np4);
+    a->pre4 = calloc(np4 / 64, sizeof *a->pre4);
     a->slot = calloc(a->mask + 1, sizeof *a->slot);
     a->ents = malloc((a->nents ? a->nents : 1) * sizeof *a->ents);
-    if (a->bits == NULL || a->pre == NULL || a->slot == NULL ||
+    if (a->bits == NULL || a->pre == NULL || a->pre4 == NULL ||
+        a->slot == NULL ||
         a->ents == NULL)
         return SLUICE_ENOMEM;
     /* slots with their sizes, their ranges, then the entries in place */
@@ -271,6 +279,8 @@ static int fill(anchor_set *a, const unsigned char *bytes,
         bit_set(a->bits, a->shift, k);
         if (kind != KIND4)
             bit_set(a->pre, a->pshift, k << 16);
+        else
+            bit_set(a->pre4, a->p4shift, k);
         a->has[kind] = 1;
     }
     return 0;
@@ -342,6 +352,7 @@ void anchor_free(anchor_set *a)
     if (a == NULL)
         return;
     free(a->pre);
+    free(a->pre4);
     free(a->bits);
     free(a->slot);
     free(a->ents);
@@ -358,6 +369,7 @@ size_t anchor_bytes(const anchor_set *a)
     if (a == NULL)
         return 0;
     return sizeof *a + ((size_t)1 << (64 - a->pshift)) / 8 +
+        ((size_t)1 << (64 - a->p4shift)) / 8 +
         ((size_t)1 << (64 - a->shift)) / 8 +
         (a->mask + 1) * sizeof *a->slot + a->nents * sizeof *a->ents;
 }
@@ -429,8 +441,6 @@ static int flush(scan *s)
 static __attribute__((noinline)) int test_edge(scan *s, uint64_t k,
     size_t pos)
 {
-    if (!bit_in(s->a->bits, s->a->shift, k))
-        return 0;
     return flush(s) || probe(s, k, pos);
 }
 
@@ -439,11 +449,14 @@ static __attribute__((noinline)) int test_edge(scan *s, uint64_t k,
 static inline int edges(scan *s, uint64_t v, size_t i)
 {
     const unsigned char *t = s->text;
+    const anchor_set *a = s->a;
+    uint64_t k;
     if (i > 0 && t[i - 1] < 0x80 &&
-        test_edge(s, (v << 8 | t[i - 1]) & K4, i - 1))
+        bit_in(a->pre4, a->p4shift, k = (v << 8 | t[i - 1]) & K4) &&
+        test_edge(s, k, i - 1))
         return 1;
     return (v & M6) != P6 && i + 3 < s->n && t[i + 3] < 0x80 &&
-        test_edge(s, v & K4, i);
+        bit_in(a->pre4, a->p4shift, k = v & K4) && test_edge(s, k, i);
 }
 
 int anchor_scan(const anchor_set *a, const unsigned char *text, size_t n,
