@@ -55,7 +55,7 @@ awk -v mbps="${MBPS:-0}" -v set="$SET" -v reps="$REPS" '
             dso = dso (dso == "" ? "" : " ") $i
         }
         if (pct == "" || pct + 0 == 0) next
-        if (dso ~ /libhs/) st = "matching: Hyperscan (terms, regex prefilters and gates)"
+        if (dso ~ /libhs/) st = "matching: Hyperscan (other terms, regex prefilters and gates)"
         else if (dso ~ /libpcre2/ || dso ~ /JIT|jitted/) st = "regex: PCRE2 at prefilter hits"
         else if (dso ~ /libicu/) st = "word boundaries: ICU"
         else if (dso ~ /libc\.so/ && sym ~ /alloc|free|_int_|malloc|unlink_chunk|tcache/) st = "allocation (libc)"
@@ -66,6 +66,7 @@ awk -v mbps="${MBPS:-0}" -v set="$SET" -v reps="$REPS" '
             if (f == "normalize") st = "normalization (UTF-8 decode fused in)"
             else if (f == "check") st = "decision: confirming hits, allow list, redaction"
             else if (f == "runscan") st = "regex: run gates (digit-run scan)"
+            else if (f == "anchor") st = "matching: anchor matcher (Chinese terms)"
             else if (f == "validate") st = "validation (cn_id, luhn, ...)"
             else if (f == "verdict") st = "verdict building"
             else if (f == "wordbreak") st = "word boundaries: Sluice side"

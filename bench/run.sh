@@ -14,7 +14,7 @@
 # regexes), stream (bench/stream_bench.c: session latency per chunk size),
 # report, threads (bench/peers.c --mode threads: one engine shared by 1
 # and 2 threads, beside a control loop), floor (bench/floor.c: the two
-# stages no check skips, normalization and Hyperscan over its output,
+# stages no check skips, normalization and the matcher over its output,
 # timed alone against raw Hyperscan, for BENCH_FLOOR_SETS, default "sw10k
 # sw65k"), profile (bench/profile.sh: the share of each stage under
 # perf), redis (bench/redis_bench.c: the Redis
