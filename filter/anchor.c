@@ -167,6 +167,16 @@ static size_t ktab_find(const ktab *t, uint64_t k)
     return s;
 }
 
+/* How many candidate keys term t has (a bound for the counting table). */
+static size_t keys_in(const unsigned char *t, size_t len)
+{
+    size_t n = 0;
+    for (int kind = 0; kind < NKIND; kind++)
+        for (size_t j = 0; j < len; j += cp_len(t[j]))
+            n += key_at(t + j, len - j, kind) != 0;
+    return n;
+}
+
 /* Count each key of term t once. */
 static void count_term(ktab *kt, const unsigned char *t, size_t len)
 {
@@ -299,8 +309,8 @@ int anchor_build(const unsigned char *bytes, const uint32_t *off,
 
     *out = NULL;
     *nrest = 0;
-    for (size_t i = 0; i < n; i++)      /* a bound on candidate keys */
-        ncand += (size_t)len[i] * NKIND;
+    for (size_t i = 0; i < n; i++)
+        ncand += keys_in(bytes + off[i], len[i]);
     kt.mask = pow2_at_least(ncand * 2 + 2) - 1;
     kt.key = calloc(kt.mask + 1, sizeof *kt.key);
     kt.count = calloc(kt.mask + 1, sizeof *kt.count);
@@ -383,7 +393,7 @@ typedef struct scan {
     anchor_fn fn;
     void *ctx;
     size_t nc;
-    uint32_t cand[CAND_MAX];    /* run positions whose six bytes set pre */
+    size_t cand[CAND_MAX];      /* run positions whose six bytes set pre */
 } scan;
 
 /* Key k is in the set at text position pos: compare its terms. */
@@ -475,7 +485,7 @@ int anchor_scan(const anchor_set *a, const unsigned char *text, size_t n,
     const uint64_t *pre = a->pre;
     const unsigned sh = a->pshift;
     const int has4 = a->has[KIND4];
-    uint32_t *cand = s.cand;
+    size_t *cand = s.cand;
     while (n - i >= 8) {
         uint64_t v = load64(text + i);
         if ((v & M3) != P3) {
@@ -516,9 +526,9 @@ int anchor_scan(const anchor_set *a, const unsigned char *text, size_t n,
             0x00E00000E00000E0ull) {
             uint64_t w = load64(text + i + 3);
             uint64_t q = ((v << 16) * MUL) >> sh, r = ((w << 16) * MUL) >> sh;
-            cand[nc] = (uint32_t)i;
+            cand[nc] = i;
             nc += (size_t)(pre[q >> 6] >> (q & 63) & 1);
-            cand[nc] = (uint32_t)i + 3;
+            cand[nc] = i + 3;
             nc += (size_t)(pre[r >> 6] >> (r & 63) & 1);
             i += 6;
             if (nc >= CAND_MAX - 1) {
@@ -535,7 +545,7 @@ int anchor_scan(const anchor_set *a, const unsigned char *text, size_t n,
             /* the first six bytes, hashed (shifted up, the multiply
                carries no other bits into the top) */
             uint64_t q = ((v << 16) * MUL) >> sh;
-            cand[nc] = (uint32_t)i;
+            cand[nc] = i;
             nc += (size_t)(pre[q >> 6] >> (q & 63) & 1);
             i += 3;
             if (nc == CAND_MAX) {
