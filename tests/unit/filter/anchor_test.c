@@ -277,6 +277,31 @@ static void keys_at_the_edges(void **state)
                 cases[c].want);
         free(t);
     }
+    /* every alignment against the scan's 16-byte blocks: a long run of
+       ASCII (skipped a block at a time), then a key, then more ASCII */
+    for (size_t pre = 0; pre < 48; pre++)
+        for (size_t post = 0; post < 40; post += 13) {
+            static const struct { const char *mid; size_t want; } mids[] = {
+                { "8宪", 1 },        /* "08宪" once the ASCII is '0' */
+                { "宪a", 1 }, { "法轮功", 1 }, { "大法", 1 },
+            };
+            for (size_t m = 0; m < sizeof mids / sizeof mids[0]; m++) {
+                size_t ml = strlen(mids[m].mid), n = pre + ml + post;
+                size_t got = 0;
+                unsigned char *t = malloc(n + 1);
+                assert_non_null(t);
+                memset(t, m == 0 ? '0' : 'x', pre);
+                memcpy(t + pre, mids[m].mid, ml);
+                memset(t + pre + ml, 'b', post);
+                assert_int_equal(anchor_scan(a, t, n, count_hit, &got), 0);
+                /* "8宪" needs the '0' before it */
+                size_t want = m == 0 && pre == 0 ? 0 : mids[m].want;
+                if (got != want)
+                    fail_msg("%zu ASCII bytes, \"%s\", %zu after: %zu hits, "
+                        "want %zu", pre, mids[m].mid, post, got, want);
+                free(t);
+            }
+        }
     anchor_free(a);
     /* no term with an anchor: no set, every id in rest */
     assert_int_equal(anchor_build(bytes, off + 4, len + 4, 2, &a, rest,
