@@ -1,8 +1,9 @@
 /*
  * anchor.h - the literal matcher for terms written in three-byte UTF-8
  * (Chinese, after normalization): each term is found through an anchor,
- * two or three of its characters in a row, looked up by hash at every
- * character of the text; Hyperscan keeps the terms that have no anchor.
+ * two or three of its characters in a row (or one beside an ASCII byte),
+ * looked up by hash at every character of the text; Hyperscan keeps the
+ * terms that have no anchor.
  *
  * Why: on Chinese text a Hyperscan literal database of 10k terms reads
  * about 1.9 ns per byte (its first stage sees a candidate at most
@@ -28,9 +29,10 @@ typedef struct anchor_set anchor_set;   /* immutable once built */
 typedef int (*anchor_fn)(uint32_t id, size_t end, void *ctx);
 
 /*
- * Index terms [0, n): term i is bytes[off[i], off[i] + len[i]). `bytes`
- * must outlive the set (it is not copied). Terms with no two three-byte
- * sequences in a row are not indexed: their ids are written to rest[]
+ * Index terms [0, n): term i is bytes[off[i], off[i] + len[i]), valid
+ * UTF-8. `bytes` must outlive the set (it is not copied). Terms with no
+ * two three-byte sequences in a row and no ASCII byte beside one are not
+ * indexed: their ids are written to rest[]
  * (room for n), their number to *nrest. *out is NULL if no term was
  * indexed. 0 or SLUICE_ENOMEM.
  */
@@ -45,8 +47,9 @@ size_t anchor_count(const anchor_set *a);
 size_t anchor_bytes(const anchor_set *a);
 
 /*
- * Every occurrence in text[0, n) of every indexed term. Returns 0, or 1
- * if fn stopped the scan. Reads text[0, n) only.
+ * Every occurrence in text[0, n) of every indexed term. text is valid
+ * UTF-8 (normalized text is), though it may start inside a character.
+ * Returns 0, or 1 if fn stopped the scan. Reads text[0, n) only.
  */
 int anchor_scan(const anchor_set *a, const unsigned char *text, size_t n,
     anchor_fn fn, void *ctx);
