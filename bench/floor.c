@@ -35,6 +35,7 @@
 #include "bench.h"
 #include "filter/anchor.h"
 #include "filter/normalize.h"
+#include "rules/policy.h"
 
 typedef struct floor_ctx {
     hs_database_t *db;
@@ -73,21 +74,11 @@ static int scan_pre(void *ctx, const char *p, size_t len, uint64_t *m)
         on_match, m) == HS_SUCCESS ? 0 : -1;
 }
 
-static int on_anchor(uint32_t id, size_t end, void *ctx)
-{
-    (void)id, (void)end;
-    ++*(uint64_t *)ctx;
-    return 0;
-}
-
 /* Sluice's matcher: Hyperscan for the rest, then the anchors. */
 static int match(floor_ctx *c, const char *p, size_t len, uint64_t *m)
 {
-    if (c->rest != NULL && hs_scan(c->rest, p, (unsigned)len, 0, c->hs,
-            on_match, m) != HS_SUCCESS)
-        return -1;
-    (void)anchor_scan(c->anc, (const unsigned char *)p, len, on_anchor, m);
-    return 0;
+    return policy_scan_terms(c->rest, c->anc, c->hs, p, len, on_match, m) ==
+        HS_SUCCESS ? 0 : -1;
 }
 
 static int scan_match(void *ctx, const char *p, size_t len, uint64_t *m)

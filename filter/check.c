@@ -1636,23 +1636,13 @@ static int decide(sluice_policy *p, policy_scratch *s, const char *text,
     return v->output != NULL ? 0 : SLUICE_ENOMEM;
 }
 
-static int on_anchor(uint32_t id, size_t end, void *ctx)
-{
-    return on_literal(id, 0, end, 0, ctx);
-}
-
 /* Both matchers of the group over text[s->scan_off, len): Hyperscan's
    hits first, then the anchor matcher's (each in its own order). */
 static int scan_text(policy_scratch *s, const unsigned char *text,
     size_t len)
 {
-    hs_error_t he = HS_SUCCESS;
-    if (s->grp->db != NULL)
-        he = hs_scan(s->grp->db, (const char *)text + s->scan_off,
-            (unsigned)(len - s->scan_off), 0, s->hs, on_literal, s);
-    if (he == HS_SUCCESS)
-        (void)anchor_scan(s->grp->anc, text + s->scan_off,
-            len - s->scan_off, on_anchor, s);
+    hs_error_t he = policy_scan_terms(s->grp->db, s->grp->anc, s->hs,
+        (const char *)text + s->scan_off, len - s->scan_off, on_literal, s);
     if (s->oom)
         return SLUICE_ENOMEM;
     if (he != HS_SUCCESS && he != HS_SCAN_TERMINATED)

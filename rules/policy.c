@@ -18,6 +18,31 @@
 #include "rules/bundle.h"
 #include "filter/check.h"
 
+typedef struct scan_fwd {
+    match_event_handler cb;
+    void *ctx;
+} scan_fwd;
+
+static int fwd_anchor(uint32_t id, size_t end, void *ctx)
+{
+    const scan_fwd *f = ctx;
+    return f->cb(id, 0, end, 0, f->ctx);
+}
+
+hs_error_t policy_scan_terms(const hs_database_t *db, const anchor_set *anc,
+    hs_scratch_t *hs, const char *text, size_t len, match_event_handler cb,
+    void *ctx)
+{
+    hs_error_t he = HS_SUCCESS;
+    scan_fwd f = { cb, ctx };
+    if (db != NULL)
+        he = hs_scan(db, text, (unsigned)len, 0, hs, cb, ctx);
+    if (he == HS_SUCCESS && anchor_scan(anc, (const unsigned char *)text,
+            len, fwd_anchor, &f) != 0)
+        he = HS_SCAN_TERMINATED;
+    return he;
+}
+
 int sluice_policy_load(sluice_policy **out, const char *path,
     const sluice_policy_options *opts, sluice_error *err)
 {

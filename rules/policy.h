@@ -138,6 +138,17 @@ int policy_grow(void **p, size_t *cap, size_t need, size_t elem);
 /* Monotonic clock, in milliseconds. */
 double policy_now_ms(void);
 
+/*
+ * Every hit of a term stream's two matchers in text[0, len), as hs_scan
+ * reports hits (cb gets `from` 0): the Hyperscan database db, then the
+ * anchor set anc (either may be NULL). Returns HS_SUCCESS,
+ * HS_SCAN_TERMINATED if cb stopped either, or Hyperscan's error. The
+ * check, lint and the floor benchmark all scan a group through it.
+ */
+hs_error_t policy_scan_terms(const hs_database_t *db, const anchor_set *anc,
+    hs_scratch_t *hs, const char *text, size_t len, match_event_handler cb,
+    void *ctx);
+
 /* Compile a parsed policy; takes ownership of src (freed on failure). */
 int policy_compile(sluice_policy **out, psrc *src, sluice_error *err);
 

@@ -146,29 +146,11 @@ static int lg_any(const lgroup *g)
     return g->db != NULL || g->anc != NULL;
 }
 
-typedef struct lg_fwd {
-    match_event_handler cb;
-    void *ctx;
-} lg_fwd;
-
-static int lg_on_anchor(uint32_t id, size_t end, void *ctx)
-{
-    const lg_fwd *f = ctx;
-    return f->cb(id, 0, end, 0, f->ctx);
-}
-
 /* Every hit of group g's keys in text[0, len), as hs_scan reports them. */
 static hs_error_t lg_scan(const lgroup *g, hs_scratch_t *hs,
     const char *text, size_t len, match_event_handler cb, void *ctx)
 {
-    hs_error_t he = HS_SUCCESS;
-    lg_fwd f = { cb, ctx };
-    if (g->db != NULL)
-        he = hs_scan(g->db, text, (unsigned)len, 0, hs, cb, ctx);
-    if (he == HS_SUCCESS && anchor_scan(g->anc,
-            (const unsigned char *)text, len, lg_on_anchor, &f) != 0)
-        he = HS_SCAN_TERMINATED;
-    return he;
+    return policy_scan_terms(g->db, g->anc, hs, text, len, cb, ctx);
 }
 
 /* The key a database hit of group g names, or NONE. */
