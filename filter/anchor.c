@@ -288,7 +288,7 @@ static int fill(anchor_set *a, const unsigned char *bytes,
         e->off = off[i];
         bit_set(a->bits, a->shift, k);
         if (kind != KIND4)
-            bit_set(a->pre, a->pshift, k << 16);
+            bit_set(a->pre, a->pshift, k << 16);   /* as the scan hashes */
         else
             bit_set(a->pre4, a->p4shift, k);
         a->has[kind] = 1;
@@ -519,34 +519,13 @@ int anchor_scan(const anchor_set *a, const unsigned char *text, size_t n,
            set (one in ten or so) are noted without a branch on it, and
            tested together */
         size_t nc = s.nc;       /* in a register: s is passed on */
-        /* the text is valid UTF-8: two lead bytes make two sequences;
-           two positions a step while three follow each other */
+        /* the text is valid UTF-8: two lead bytes make two sequences */
         const size_t lim = n - 8;
-        while (i + 3 <= lim && (v & 0x00F00000F00000F0ull) ==
-            0x00E00000E00000E0ull) {
-            uint64_t w = load64(text + i + 3);
-            uint64_t q = ((v << 16) * MUL) >> sh, r = ((w << 16) * MUL) >> sh;
-            cand[nc] = i;
-            nc += (size_t)(pre[q >> 6] >> (q & 63) & 1);
-            cand[nc] = i + 3;
-            nc += (size_t)(pre[r >> 6] >> (r & 63) & 1);
-            i += 6;
-            if (nc >= CAND_MAX - 1) {
-                s.nc = nc;
-                if (flush(&s))
-                    return 1;
-                nc = 0;
-            }
-            if (i > lim)
-                break;
-            v = load64(text + i);
-        }
         while (i <= lim && ((uint32_t)v & 0xF00000F0u) == 0xE00000E0u) {
-            /* the first six bytes, hashed (shifted up, the multiply
-               carries no other bits into the top) */
-            uint64_t q = ((v << 16) * MUL) >> sh;
+            /* the first six bytes, shifted up: the multiply carries no
+               other bits into the hash */
             cand[nc] = i;
-            nc += (size_t)(pre[q >> 6] >> (q & 63) & 1);
+            nc += (size_t)bit_in(pre, sh, v << 16);
             i += 3;
             if (nc == CAND_MAX) {
                 s.nc = nc;
