@@ -1708,6 +1708,21 @@ static size_t ck_put(cksink *k, size_t i, size_t o, unsigned g)
 }
 
 /*
+ * A pending gap worked out backwards: cnt noise code points with class
+ * bits `bits` after the last one kept; if none was kept (all), the gap g0
+ * from before them goes on.
+ */
+static inline unsigned gap_back(size_t cnt, unsigned bits, int all,
+    unsigned g0)
+{
+    if (all) {
+        cnt += g0 & NORM_GAP_COUNT;
+        bits |= g0 & ~NORM_GAP_COUNT;
+    }
+    return bits | (unsigned)(cnt < NORM_GAP_COUNT ? cnt : NORM_GAP_COUNT);
+}
+
+/*
  * The pending gap at p[i] after the ASCII bytes p[i0..i), g0 before
  * them: the noise after the last byte kept (all of it, and g0, if none
  * was kept).
@@ -1721,11 +1736,7 @@ static inline unsigned ascii_gap(const uint8_t *cls, unsigned nm,
         cnt++;
         bits |= cls[p[k - 1]] & (C_SPACE | C_BREAK);
     }
-    if (k == i0) {                       /* all noise: the gap goes on */
-        cnt += g0 & NORM_GAP_COUNT;
-        bits |= g0 & ~NORM_GAP_COUNT;
-    }
-    return bits | (unsigned)(cnt < 15 ? cnt : 15);
+    return gap_back(cnt, bits, k == i0, g0);
 }
 
 /* Store x little-endian (compilers merge these into one store). */
@@ -2189,11 +2200,7 @@ static inline unsigned cjk_gap(hot h, const unsigned char *p, size_t i0,
         cnt++;
         bits |= c == CJK2_BREAK ? C_BREAK : 0u;
     }
-    if (k == i0) {                       /* all noise: the gap goes on */
-        cnt += g0 & NORM_GAP_COUNT;
-        bits |= g0 & ~NORM_GAP_COUNT;
-    }
-    return bits | (unsigned)(cnt < 15 ? cnt : 15);
+    return gap_back(cnt, bits, k == i0, g0);
 }
 
 /*
