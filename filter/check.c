@@ -1417,11 +1417,8 @@ size_t check_first_cjk(const char *text, size_t len)
 {
     const unsigned char *t = (const unsigned char *)text;
     for (size_t i = 0; i + 2 < len; i++) {
-        uint64_t w;
-        /* English: eight ASCII bytes at a time */
-        while (len - i >= 11 && (memcpy(&w, t + i, 8),
-                   (w & 0x8080808080808080ull) == 0))
-            i += 8;
+        /* English: eight ASCII bytes at a time, three left for a match */
+        i = utf8_skip_ascii(t, i, len - 3);
         if (t[i] >= 0xE3 && t[i] <= 0xE9 && (t[i + 1] & 0xC0) == 0x80) {
             uint32_t cp = ((uint32_t)(t[i] & 0x0F) << 12) |
                 ((uint32_t)(t[i + 1] & 0x3F) << 6) | (t[i + 2] & 0x3F);

@@ -5,9 +5,6 @@
  */
 #include "filter/utf8.h"
 
-#include <stdint.h>
-#include <string.h>
-
 /* The range of s[1] after lead byte c, and how many bytes c needs (0:
    c starts no sequence). */
 static size_t lead(unsigned char c, unsigned char *lo, unsigned char *hi)
@@ -70,11 +67,7 @@ size_t utf8_count_ill(const unsigned char *s, size_t n)
 {
     size_t i = 0, bad = 0, k;
     while (i < n) {
-        uint64_t w;
-        /* ASCII eight bytes at a time */
-        while (n - i >= 8 && (memcpy(&w, s + i, 8),
-                   (w & 0x8080808080808080ull) == 0))
-            i += 8;
+        i = utf8_skip_ascii(s, i, n);
         if (i >= n)
             break;
         unsigned char c = s[i];

@@ -9,6 +9,8 @@
 #define SLUICE_UTF8_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 /* Length (1-4) of the well-formed sequence at s (n > 0 bytes left), or 0:
    overlong, surrogate, over U+10FFFF, cut short, or a stray byte. */
@@ -22,5 +24,18 @@ size_t utf8_ill_len(const unsigned char *s, size_t n);
 /* Ill-formed sequences in s[0..n): the U+FFFDs the normalizer reads
    there (its `invalid` count), without normalizing. */
 size_t utf8_count_ill(const unsigned char *s, size_t n);
+
+/* From s[i] on, past whole eight-byte words of ASCII while eight bytes
+   remain before n: what a scan for the next non-ASCII byte may skip
+   unread. The new i. */
+static inline size_t utf8_skip_ascii(const unsigned char *s, size_t i,
+    size_t n)
+{
+    uint64_t w;
+    while (n - i >= 8 && (memcpy(&w, s + i, 8),
+               (w & 0x8080808080808080ull) == 0))
+        i += 8;
+    return i;
+}
 
 #endif
